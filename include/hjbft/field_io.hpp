@@ -1,0 +1,62 @@
+#pragma once
+// HDF5 output in the layout of DESIGN.md section 6, written in parallel
+// (MPI-IO, collective hyperslab writes of each rank's DMDA box) and
+// atomically: everything goes to "<path>.tmp.<pid>", which is renamed to
+// <path> by commit().  A writer destroyed without commit() removes its
+// temporary file, so a failed run leaves no partial output.  Non-finite
+// field values are refused before anything of them reaches the file.
+//
+//   /grid/x0 ... /grid/x{d-1}   axis coordinates
+//   /time                       saved generation times (ascending)
+//   /value                      [n_time][n_{d-1}]...[n_0]
+//   /control                    [n_time][n_{d-1}]...[n_0][d]
+//   /history/<name>             one entry per outer iteration
+//   root attributes             solver, options, version, problem, ...
+#include <hdf5.h>
+#include <petscvec.h>
+
+#include <string>
+#include <vector>
+
+#include "hjbft/grid.hpp"
+
+namespace hjbft {
+
+class FieldWriter {
+public:
+  // Collective.  Throws InputError("-o", ...) when the file cannot be created.
+  FieldWriter(const Grid& grid, std::string path, const std::string& solver);
+  ~FieldWriter();
+  FieldWriter(const FieldWriter&) = delete;
+  FieldWriter& operator=(const FieldWriter&) = delete;
+
+  // Time slice `index` (position in grid.saved_steps()) of /value and /control.
+  void write_value(int index, ::Vec value);
+  void write_control(int index, ::Vec control);
+  // A 1-D dataset whose data are given on rank 0 (other ranks' input is ignored).
+  void write_series(const std::string& name, const std::vector<double>& values);
+  void set_attribute(const std::string& name, const std::string& value);
+  void set_attribute(const std::string& name, double value);
+  void commit();  // collective; the output appears under its final name
+  const std::string& path() const { return path_; }
+
+private:
+  void write_field(const std::string& name, int index, ::Vec v, int dof);
+  void abort() noexcept;
+  const Grid& grid_;
+  std::string path_, tmp_;
+  hid_t file_ = -1;
+  bool committed_ = false;
+};
+
+// Whole-dataset reads (every rank reads the file itself; for comparisons,
+// interpolation and tests).
+struct Dataset {
+  std::vector<hsize_t> dims;
+  std::vector<double> data;
+};
+Dataset read_dataset(const std::string& file, const std::string& name);
+bool has_dataset(const std::string& file, const std::string& name);
+std::string read_string_attribute(const std::string& file, const std::string& name);
+
+}  // namespace hjbft

@@ -1,0 +1,97 @@
+// hjbft exact: the closed-form V*(t,x) and u*(t,x) = gain(t) grad V*(t,x) on a
+// grid, written in the common HDF5 layout.  This is the reference every grid,
+// neural and policy-gradient result is compared with.
+#include <petscdmda.h>
+
+#include "commands.hpp"
+#include "hjbft/errors.hpp"
+#include "hjbft/exact_solution.hpp"
+#include "hjbft/field_io.hpp"
+#include "hjbft/options_util.hpp"
+
+namespace hjbft {
+
+std::string read_output_option(MPI_Comm comm, const std::string& default_name) {
+  char buf[PETSC_MAX_PATH_LEN];
+  HJBFT_PETSC(PetscStrncpy(buf, default_name.c_str(), sizeof buf));
+  HJBFT_PETSC(PetscOptionsGetString(nullptr, nullptr, "-o", buf, sizeof buf, nullptr));
+  if (help_requested())
+    HJBFT_PETSC(PetscPrintf(comm, "Output options:\n  -o <%s>: HDF5 output file (written atomically)\n", buf));
+  return buf;
+}
+
+namespace {
+
+PetscErrorCode ReadExactOptions(MPI_Comm comm, std::string* method) {
+  char buf[64] = "auto";
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, nullptr, "exact: closed-form value and control", nullptr);
+  PetscCall(PetscOptionsString("-exact_method", "Closed form: auto|gmm|riccati", nullptr, buf, buf, sizeof buf, nullptr));
+  PetscOptionsEnd();
+  *method = buf;
+  PetscFunctionReturn(0);
+}
+
+}  // namespace
+
+int cmd_exact(MPI_Comm comm) {
+  ProblemOptions po;
+  HJBFT_PETSC(ReadProblemOptions(comm, &po));
+  GridOptions go;
+  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  std::string method;
+  HJBFT_PETSC(ReadExactOptions(comm, &method));
+  const std::string out = read_output_option(comm, "exact.h5");
+  if (help_requested()) return 0;
+
+  const Problem problem = build_problem(po);
+  const auto exact = make_exact_solution(problem, method);
+  if (!exact) throw InputError("-exact_method", std::string("no closed form applies: ") + exact_solution_requirements());
+  const Grid grid(comm, problem, go);
+  HJBFT_PETSC(PetscPrintf(comm, "hjbft exact: %s\n  %s\n  closed form: %s\n", problem.describe().c_str(),
+                          grid.describe().c_str(), exact->name().c_str()));
+
+  FieldWriter writer(grid, out, "exact/" + exact->name());
+  ::Vec V, U;
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
+  const int d = grid.dim();
+  double vmin = INFINITY, vmax = -INFINITY;
+  try {
+    const auto& steps = grid.saved_steps();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      const double t = grid.time(steps[i]);
+      const double gain = problem.control.coefficients(t).gain();
+      const auto field = exact->at_time(t);
+      PetscScalar *v, *u;
+      HJBFT_PETSC(VecGetArray(V, &v));
+      HJBFT_PETSC(VecGetArray(U, &u));
+      grid.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
+        const ValueAndGradient p = field(x);
+        v[idx] = p.V;
+        for (int a = 0; a < d; ++a) u[idx * d + a] = gain * p.grad[a];
+        vmin = std::min(vmin, p.V);
+        vmax = std::max(vmax, p.V);
+      });
+      HJBFT_PETSC(VecRestoreArray(V, &v));
+      HJBFT_PETSC(VecRestoreArray(U, &u));
+      writer.write_value(static_cast<int>(i), V);
+      writer.write_control(static_cast<int>(i), U);
+    }
+    writer.set_attribute("options", all_options_string());
+    writer.set_attribute("problem", problem.describe());
+    writer.commit();
+  } catch (...) {
+    VecDestroy(&V);
+    VecDestroy(&U);
+    throw;
+  }
+  HJBFT_PETSC(VecDestroy(&V));
+  HJBFT_PETSC(VecDestroy(&U));
+  MPI_Allreduce(MPI_IN_PLACE, &vmin, 1, MPI_DOUBLE, MPI_MIN, comm);
+  MPI_Allreduce(MPI_IN_PLACE, &vmax, 1, MPI_DOUBLE, MPI_MAX, comm);
+  HJBFT_PETSC(PetscPrintf(comm, "  V* in [%g, %g]; wrote %s\n", vmin, vmax, out.c_str()));
+  return 0;
+}
+
+}  // namespace hjbft
