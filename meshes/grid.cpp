@@ -86,7 +86,7 @@ Grid::Grid(MPI_Comm comm, const Problem& problem, const GridOptions& o)
   HJBFT_PETSC(DMDASetSizes(da_, default_n, dim_ > 1 ? default_n : 1, dim_ > 2 ? default_n : 1));
   HJBFT_PETSC(DMDASetDof(da_, 1));
   HJBFT_PETSC(DMDASetStencilWidth(da_, 1));
-  HJBFT_PETSC(DMDASetStencilType(da_, DMDA_STENCIL_BOX));
+  HJBFT_PETSC(DMDASetStencilType(da_, DMDA_STENCIL_STAR));
   HJBFT_PETSC(DMSetFromOptions(da_));
   HJBFT_PETSC(DMSetUp(da_));
   PetscInt M, N, P;
@@ -99,6 +99,23 @@ Grid::Grid(MPI_Comm comm, const Problem& problem, const GridOptions& o)
   HJBFT_PETSC(DMDASetUniformCoordinates(da_, lo_[0], hi_[0], dim_ > 1 ? lo_[1] : 0, dim_ > 1 ? hi_[1] : 1,
                                         dim_ > 2 ? lo_[2] : 0, dim_ > 2 ? hi_[2] : 1));
   HJBFT_PETSC(DMDACreateCompatibleDMDA(da_, dim_, &dav_));
+  // Twin with a box stencil and the same ownership, for mixed derivatives.
+  {
+    const PetscInt *lx, *ly, *lz;
+    PetscInt px, py, pz;
+    HJBFT_PETSC(DMDAGetInfo(da_, nullptr, nullptr, nullptr, nullptr, &px, &py, &pz, nullptr, nullptr, nullptr, nullptr,
+                            nullptr, nullptr));
+    HJBFT_PETSC(DMDAGetOwnershipRanges(da_, &lx, &ly, &lz));
+    HJBFT_PETSC(DMDACreate(comm, &dab_));
+    HJBFT_PETSC(DMSetDimension(dab_, dim_));
+    HJBFT_PETSC(DMDASetSizes(dab_, n_[0], n_[1], n_[2]));
+    HJBFT_PETSC(DMDASetNumProcs(dab_, px, py, pz));
+    HJBFT_PETSC(DMDASetOwnershipRanges(dab_, lx, dim_ > 1 ? ly : nullptr, dim_ > 2 ? lz : nullptr));
+    HJBFT_PETSC(DMDASetDof(dab_, 1));
+    HJBFT_PETSC(DMDASetStencilWidth(dab_, 1));
+    HJBFT_PETSC(DMDASetStencilType(dab_, DMDA_STENCIL_BOX));
+    HJBFT_PETSC(DMSetUp(dab_));
+  }
   PetscInt xs, ys, zs, xm, ym, zm;
   HJBFT_PETSC(DMDAGetCorners(da_, &xs, &ys, &zs, &xm, &ym, &zm));
   s_ = {xs, ys, zs};
@@ -124,6 +141,7 @@ Grid::Grid(MPI_Comm comm, const Problem& problem, const GridOptions& o)
 }
 
 Grid::~Grid() {
+  DMDestroy(&dab_);
   DMDestroy(&dav_);
   DMDestroy(&da_);
 }

@@ -43,6 +43,7 @@ public:
   int dim() const { return dim_; }
   DM da() const { return da_; }            // one dof: the value
   DM da_vector() const { return dav_; }    // d dofs: the control
+  DM da_box() const { return dab_; }       // one dof, box stencil (mixed derivatives); same layout as da()
   PetscInt n(int axis) const { return n_[axis]; }
   PetscInt n_total() const;
   double lo(int axis) const { return lo_[axis]; }
@@ -70,7 +71,7 @@ public:
 private:
   MPI_Comm comm_;
   int dim_;
-  DM da_ = nullptr, dav_ = nullptr;
+  DM da_ = nullptr, dav_ = nullptr, dab_ = nullptr;
   std::array<PetscInt, 3> n_{1, 1, 1}, s_{0, 0, 0}, w_{1, 1, 1};
   std::vector<double> lo_, hi_;
   PetscInt nt_;

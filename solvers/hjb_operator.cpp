@@ -1,0 +1,195 @@
+#include "hjb_operator.hpp"
+
+#include <cmath>
+#include <numbers>
+
+#include "hjbft/errors.hpp"
+
+namespace hjbft {
+
+FastGmmScore::FastGmmScore(const Gmm& g, const ScoreError& err)
+    : d_(g.dim()), K_(g.size()), work_(g.size()), err_(err) {
+  for (int k = 0; k < K_; ++k) {
+    const auto& c = g.component(k);
+    logc_.push_back((c.weight > 0 ? std::log(c.weight) : -INFINITY) -
+                    0.5 * (d_ * std::log(2 * std::numbers::pi) + g.log_det_cov(k)));
+    for (int a = 0; a < d_; ++a) mean_.push_back(c.mean[a]);
+    for (int a = 0; a < d_; ++a)
+      for (int b = 0; b < d_; ++b) prec_.push_back(g.precision(k)(a, b));
+  }
+}
+
+double FastGmmScore::log_density(const double* x) const {
+  double mx = -INFINITY;
+  for (int k = 0; k < K_; ++k) {
+    const double* mu = &mean_[k * d_];
+    const double* P = &prec_[k * d_ * d_];
+    double q = 0;
+    for (int a = 0; a < d_; ++a)
+      for (int b = 0; b < d_; ++b) q += (x[a] - mu[a]) * P[a * d_ + b] * (x[b] - mu[b]);
+    work_[k] = logc_[k] - 0.5 * q;
+    mx = std::max(mx, work_[k]);
+  }
+  double s = 0;
+  for (int k = 0; k < K_; ++k) s += std::exp(work_[k] - mx);
+  return mx + std::log(s);
+}
+
+void FastGmmScore::operator()(const double* x, double* s) const {
+  const double lse = log_density(x);  // fills work_ with the log joints
+  for (int a = 0; a < d_; ++a) s[a] = 0;
+  for (int k = 0; k < K_; ++k) {
+    const double w = std::exp(work_[k] - lse);
+    if (w == 0) continue;
+    const double* mu = &mean_[k * d_];
+    const double* P = &prec_[k * d_ * d_];
+    for (int a = 0; a < d_; ++a)
+      for (int b = 0; b < d_; ++b) s[a] -= w * P[a * d_ + b] * (x[b] - mu[b]);
+  }
+  if (err_.amp != 0)
+    for (int a = 0; a < d_; ++a) s[a] += err_.amp * std::sin(err_.freq * x[a]);
+}
+
+GhostedArray ghosted_view(DM da, ::Vec, const PetscScalar* a) {
+  GhostedArray v;
+  v.a = a;
+  PetscInt xs, ys, zs, xm, ym, zm;
+  HJBFT_PETSC(DMDAGetGhostCorners(da, &xs, &ys, &zs, &xm, &ym, &zm));
+  v.gs = {xs, ys, zs};
+  v.gw = {xm, ym, zm};
+  return v;
+}
+
+HjbOperator::HjbOperator(const Problem& p, const Grid& g, bool upwind_only) : p_(p), g_(g), upwind_only_(upwind_only) {}
+
+bool HjbOperator::interior(const std::array<PetscInt, 3>& g) const {
+  for (int a = 0; a < g_.dim(); ++a)
+    if (g[a] == 0 || g[a] == g_.n(a) - 1) return false;
+  return true;
+}
+
+void HjbOperator::gradient(const GhostedArray& v, const std::array<PetscInt, 3>& g, double* grad) const {
+  const PetscInt c = v.index(g);
+  for (int a = 0; a < g_.dim(); ++a) {
+    const PetscInt s = v.stride(a);
+    const double h = g_.h(a);
+    if (g[a] == 0) grad[a] = (v.a[c + s] - v.a[c]) / h;
+    else if (g[a] == g_.n(a) - 1) grad[a] = (v.a[c] - v.a[c - s]) / h;
+    else grad[a] = (v.a[c + s] - v.a[c - s]) / (2 * h);
+  }
+}
+
+double HjbOperator::hessian_norm(const GhostedArray& v, const std::array<PetscInt, 3>& g) const {
+  const int d = g_.dim();
+  const PetscInt c = v.index(g);
+  Eigen::Matrix3d H = Eigen::Matrix3d::Zero();
+  for (int a = 0; a < d; ++a) {
+    const PetscInt sa = v.stride(a);
+    const double ha = g_.h(a);
+    H(a, a) = (v.a[c + sa] - 2 * v.a[c] + v.a[c - sa]) / (ha * ha);
+    for (int b = a + 1; b < d; ++b) {
+      const PetscInt sb = v.stride(b);
+      H(a, b) = H(b, a) = (v.a[c + sa + sb] - v.a[c + sa - sb] - v.a[c - sa + sb] + v.a[c - sa - sb]) /
+                          (4 * ha * g_.h(b));
+    }
+  }
+  return Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(H, Eigen::EigenvaluesOnly).eigenvalues().cwiseAbs().maxCoeff();
+}
+
+void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A, ::Vec cost) const {
+  const int d = g_.dim();
+  const ControlCoefficients cc = p_.control.coefficients(t);
+  const double gain = cc.gain(), D = 0.5 * cc.Sigma * cc.Sigma;
+  const double lin = p_.control.drift_linear(t), sfac = p_.control.drift_score_factor(t);
+  const FastGmmScore score(p_.score.at_tau(p_.T() - t).marginal(), p_.score.error());
+  const PetscScalar* va = nullptr;
+  GhostedArray v;
+  if (ctrl) {
+    HJBFT_PETSC(VecGetArrayRead(ctrl, &va));
+    v = ghosted_view(g_.da(), ctrl, va);
+  }
+  PetscScalar* ca = nullptr;
+  if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
+  HJBFT_PETSC(MatZeroEntries(A));
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& xv) {
+    double x[3], s[3], u[3] = {0, 0, 0};
+    for (int a = 0; a < d; ++a) x[a] = xv[a];
+    score(x, s);
+    if (ctrl) {
+      gradient(v, gi, u);
+      for (int a = 0; a < d; ++a) u[a] *= gain;
+    }
+    if (cost) {
+      double u2 = 0;
+      for (int a = 0; a < d; ++a) u2 += u[a] * u[a];
+      ca[idx] = -cc.cost_rate(u2);
+    }
+    MatStencil row{}, col[7];
+    PetscScalar val[7];
+    row.i = gi[0];
+    row.j = gi[1];
+    row.k = gi[2];
+    col[0] = row;
+    double diag = 0;
+    int n = 1;
+    for (int a = 0; a < d; ++a) {
+      const double h = g_.h(a);
+      const double adv = lin * x[a] + sfac * s[a] + cc.B * u[a];
+      double lo = 0, hi = 0;  // coefficients of V at gi - e_a and gi + e_a in L
+      const bool left = gi[a] == 0, right = gi[a] == g_.n(a) - 1;
+      if (left || right) {
+        // Box edge: no normal diffusion; inward advection upwinded, outward dropped.
+        if (left && adv > 0) hi = adv / h;
+        if (right && adv < 0) lo = -adv / h;
+      } else {
+        lo = D / (h * h);
+        hi = D / (h * h);
+        if (!upwind_only_ && std::abs(adv) * h <= 2 * D) {
+          hi += adv / (2 * h);
+          lo -= adv / (2 * h);
+        } else if (adv > 0) {
+          hi += adv / h;
+        } else {
+          lo -= adv / h;
+        }
+      }
+      diag -= lo + hi;
+      for (int side = 0; side < 2; ++side) {
+        // Every existing neighbour is inserted, zero or not, so the nonzero
+        // pattern (the star stencil) is the same at every step.
+        if ((side == 0 && left) || (side == 1 && right)) continue;
+        const double c = side ? hi : lo;
+        col[n] = row;
+        PetscInt* comp = a == 0 ? &col[n].i : a == 1 ? &col[n].j : &col[n].k;
+        *comp += side ? 1 : -1;
+        val[n] = -theta * dt * c;
+        ++n;
+      }
+    }
+    val[0] = 1.0 - theta * dt * diag;
+    HJBFT_PETSC(MatSetValuesStencil(A, 1, &row, n, col, val, INSERT_VALUES));
+  });
+  HJBFT_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  HJBFT_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (ctrl) HJBFT_PETSC(VecRestoreArrayRead(ctrl, &va));
+  if (cost) HJBFT_PETSC(VecRestoreArray(cost, &ca));
+}
+
+void HjbOperator::control(double t, ::Vec Vlocal, ::Vec U) const {
+  const int d = g_.dim();
+  const double gain = p_.control.coefficients(t).gain();
+  const PetscScalar* va;
+  PetscScalar* ua;
+  HJBFT_PETSC(VecGetArrayRead(Vlocal, &va));
+  HJBFT_PETSC(VecGetArray(U, &ua));
+  const GhostedArray v = ghosted_view(g_.da(), Vlocal, va);
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
+    double gr[3];
+    gradient(v, gi, gr);
+    for (int a = 0; a < d; ++a) ua[idx * d + a] = gain * gr[a];
+  });
+  HJBFT_PETSC(VecRestoreArrayRead(Vlocal, &va));
+  HJBFT_PETSC(VecRestoreArray(U, &ua));
+}
+
+}  // namespace hjbft
