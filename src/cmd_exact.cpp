@@ -8,6 +8,7 @@
 #include "hjbft/exact_solution.hpp"
 #include "hjbft/field_io.hpp"
 #include "hjbft/options_util.hpp"
+#include "hjbft/xdmf.hpp"
 
 namespace hjbft {
 
@@ -81,6 +82,7 @@ int cmd_exact(MPI_Comm comm) {
     writer.set_attribute("options", all_options_string());
     writer.set_attribute("problem", problem.describe());
     writer.commit();
+    write_xdmf(grid, out, {"value"}, true);  // out.xmf next to out.h5, for ParaView
   } catch (...) {
     VecDestroy(&V);
     VecDestroy(&U);
