@@ -105,7 +105,7 @@ HjbGridSolver::HjbGridSolver(const Problem& problem, const Grid& grid, const Hjb
   HJBFT_PETSC(KSPSetDM(ksp_, g_.da()));
   HJBFT_PETSC(KSPSetDMActive(ksp_, PETSC_FALSE));
   HJBFT_PETSC(KSPSetType(ksp_, KSPGMRES));
-  HJBFT_PETSC(KSPSetTolerances(ksp_, 1e-11, 1e-14, PETSC_DEFAULT, 1000));
+  HJBFT_PETSC(KSPSetTolerances(ksp_, 1e-13, 1e-50, PETSC_DEFAULT, 2000));
   HJBFT_PETSC(KSPSetInitialGuessNonzero(ksp_, PETSC_TRUE));
   HJBFT_PETSC(KSPSetFromOptions(ksp_));
 

@@ -52,6 +52,12 @@ int cmd_solve(MPI_Comm comm) {
     throw;
   }
   HJBFT_PETSC(VecDestroy(&U));
+  if (ho.fp_init != "none") {
+    std::vector<::Vec> density;
+    solver.fokker_planck(&density);
+    for (std::size_t i = 0; i < density.size(); ++i) writer.write_scalar_field("density", static_cast<int>(i), density[i]);
+    for (auto& v : density) HJBFT_PETSC(VecDestroy(&v));
+  }
   const History& h = solver.history();
   for (const auto& name : h.order) writer.write_series("/history/" + name, h.columns.at(name));
   for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);

@@ -33,6 +33,8 @@ public:
   // Time slice `index` (position in grid.saved_steps()) of /value and /control.
   void write_value(int index, ::Vec value);
   void write_control(int index, ::Vec control);
+  // Another scalar field with /value's shape (e.g. /density).
+  void write_scalar_field(const std::string& name, int index, ::Vec v) { write_field(name, index, v, 0); }
   // A 1-D dataset whose data are given on rank 0 (other ranks' input is ignored).
   void write_series(const std::string& name, const std::vector<double>& values);
   void set_attribute(const std::string& name, const std::string& value);
