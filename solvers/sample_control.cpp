@@ -28,10 +28,11 @@ public:
 class ExactControl final : public ControlSource {
 public:
   explicit ExactControl(const Problem& p) : p_(p) {
-    if (p.gmm_closed_form_applies()) {
-      gmm_ = std::make_unique<GmmClosedForm>(p.data(), p.sde, *p.reward, p.control.beta()(0));
-    } else if (p.data().size() == 1 && p.score.exact() && p.reward->quadratic_form()) {
+    // Gaussian data: the Riccati form (quadratic V, cheapest to evaluate); else the GMM form.
+    if (p.data().size() == 1 && p.score.exact() && p.reward->quadratic_form()) {
       ric_ = std::make_unique<GaussianRiccati>(p.data(), p.control, *p.reward);
+    } else if (p.gmm_closed_form_applies()) {
+      gmm_ = std::make_unique<GmmClosedForm>(p.data(), p.sde, *p.reward, p.control.beta()(0));
     } else {
       throw InputError("-control", std::string("exact: no closed form applies: ") + exact_solution_requirements());
     }

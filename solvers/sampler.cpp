@@ -268,7 +268,7 @@ PathResults Sampler::integrate(const Matrix& y0, std::uint64_t first_id) const {
     res.yT.middleRows(b0, nb) = X.topRows(d).transpose();
     res.cost.segment(b0, nb) = X.row(d).transpose();
     for (Eigen::Index j = 0; j < nb; ++j) res.outside[b0 + j] = outside[j];
-    res.steps += steps;
+    res.steps = std::max(res.steps, steps);
     res.rhs_evals += evals;
   }
   return res;

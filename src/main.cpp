@@ -19,9 +19,14 @@ static const char help[] =
     "Usage: hjbft <command> [options]      (hjbft <command> -help lists that command's options)\n\n"
     "Commands:\n"
     "  exact     evaluate the closed-form value V* and control u* on a grid, write HDF5\n"
-    "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n\n"
+    "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n"
+    "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n\n"
     "Options come from the command line, -options_file FILE or -options_file_yaml FILE.\n"
     "Options that no part of the program used are reported at the end of the run.\n";
+
+namespace hjbft {
+int cmd_sample(MPI_Comm comm);  // src/cmd_sample.cpp
+}
 
 namespace {
 
@@ -30,7 +35,8 @@ struct Command {
   int (*run)(MPI_Comm);
   bool takes_positionals = false;  // file names etc. after the command (hjbft compare A.h5 B.h5)
 };
-const Command kCommands[] = {{"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true}};
+const Command kCommands[] = {{"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
+                             {"sample", hjbft::cmd_sample}};
 
 std::vector<std::string> g_positional;
 
