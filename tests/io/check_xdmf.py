@@ -10,12 +10,11 @@ import os
 import sys
 import xml.etree.ElementTree as ET
 
-import numpy as np
-
 try:
+    import numpy as np
     import h5py
 except ImportError:
-    print("check_xdmf.py: skipped: no h5py")
+    print("check_xdmf.py: skipped: no numpy/h5py")
     sys.exit(77)
 
 

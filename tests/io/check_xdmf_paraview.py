@@ -5,9 +5,8 @@ fields it reads equal the HDF5 datasets and that the points sit at the /grid
 coordinates.  Usage: check_xdmf_paraview.py FILE.xmf"""
 import sys
 
-import numpy as np
-
 try:
+    import numpy as np
     import h5py
     from paraview import servermanager as sm
     from paraview.simple import XDMFReader
