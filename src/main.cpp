@@ -86,6 +86,7 @@ int main(int argc, char** argv) {
     else g_positional.emplace_back(argv[i]);
   }
   int pargc = static_cast<int>(args.size());
+  args.push_back(nullptr);  // argv[argc] must be NULL: MPI_Init (Open MPI's opal_argv_join) reads up to it
   char** pargv = args.data();
   PetscCall(PetscInitialize(&pargc, &pargv, nullptr, help));
   const MPI_Comm comm = PETSC_COMM_WORLD;
