@@ -130,6 +130,8 @@ Gmm gmm_from_arrays(int d, const std::vector<double>& w, const std::vector<doubl
   } catch (const InputError& e) {
     std::string opt = e.option();
     if (opt.rfind("-target", 0) == 0) opt = prefix + opt.substr(7);
+    // Gmm names covariance problems -target_vars; full covariances came from <prefix>_covs.
+    if (!covs.empty() && opt == prefix + "_vars") opt = prefix + "_covs";
     std::string msg = e.what();
     throw InputError(opt, msg.substr(msg.find(": ") + 2));
   }
