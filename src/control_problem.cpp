@@ -21,10 +21,12 @@ ControlCoefficients ControlProblem::coefficients(double t) const {
     c.B = 0.5 * a * g2;
     c.Sigma = eta_ * std::sqrt(g2);
     c.Lambda = a * a / (4 * eta_ * eta_) * g2;
+    c.B_over_Lambda = 2 * eta_ * eta_ / a;
   } else {
     c.B = 0.5 * g2;
     c.Sigma = 0.0;
     c.Lambda = g2;
+    c.B_over_Lambda = 0.5;
   }
   return c;
 }

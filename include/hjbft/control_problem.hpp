@@ -33,8 +33,12 @@ struct ControlCoefficients {
   double Sigma;   // diffusion (scalar times identity)
   double Lambda;  // running-cost weight: cost rate beta/2 Lambda |u|^2
   double beta;
-  double kappa() const { return B * B / (2.0 * beta * Lambda); }
-  double gain() const { return B / (beta * Lambda); }
+  // B / Lambda in closed form (2 eta^2/(1+eta^2), or 1/2 for eta = 0): both B and Lambda
+  // are proportional to g^2, which vanishes at tau = 0 for subvp and csubvp, where the
+  // quotient B / Lambda would be 0/0.
+  double B_over_Lambda;
+  double kappa() const { return B * B_over_Lambda / (2.0 * beta); }  // B^2 / (2 beta Lambda)
+  double gain() const { return B_over_Lambda / beta; }                // B / (beta Lambda)
   double cost_rate(double u2) const { return 0.5 * beta * Lambda * u2; }
 };
 
