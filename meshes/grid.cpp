@@ -83,7 +83,8 @@ Grid::Grid(MPI_Comm comm, const Problem& problem, const GridOptions& o)
   const PetscInt default_n = dim_ == 1 ? 201 : dim_ == 2 ? 65 : 33;
   HJBFT_PETSC(DMDACreate(comm, &da_));
   HJBFT_PETSC(DMSetDimension(da_, dim_));
-  HJBFT_PETSC(DMDASetSizes(da_, default_n, dim_ > 1 ? default_n : 1, dim_ > 2 ? default_n : 1));
+  auto size = [&](int a) { return a >= dim_ ? 1 : o.n[a] > 0 ? o.n[a] : default_n; };
+  HJBFT_PETSC(DMDASetSizes(da_, size(0), size(1), size(2)));
   HJBFT_PETSC(DMDASetDof(da_, 1));
   HJBFT_PETSC(DMDASetStencilWidth(da_, 1));
   HJBFT_PETSC(DMDASetStencilType(da_, DMDA_STENCIL_STAR));

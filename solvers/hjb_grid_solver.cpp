@@ -46,6 +46,9 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
                              &o->howard_tol, nullptr));
   PetscCall(PetscOptionsInt("-howard_max_it", "Howard: maximum iterations per step", nullptr, o->howard_max_it,
                             &o->howard_max_it, nullptr));
+  PetscCall(PetscOptionsReal("-colehopf_trust",
+                             "Cole-Hopf: smallest phi/max(phi) trusted inside the mass region (else an error)", nullptr,
+                             o->colehopf_trust, &o->colehopf_trust, nullptr));
   PetscCall(PetscOptionsReal("-error_mass", "Error norms on the region holding this reference mass", nullptr, o->mass,
                              &o->mass, nullptr));
   PetscCall(PetscOptionsString("-exact_method", "Closed form to compare with: auto|gmm|riccati", nullptr, em, em,
@@ -76,6 +79,7 @@ void validate(const Problem& p, const HjbOptions& o) {
   if (o.pi_max_it < 1) throw InputError("-pi_max_it", "must be >= 1");
   if (!(o.howard_tol > 0)) throw InputError("-howard_tol", "must be > 0");
   if (o.howard_max_it < 1) throw InputError("-howard_max_it", "must be >= 1");
+  if (!(o.colehopf_trust > 0 && o.colehopf_trust < 1)) throw InputError("-colehopf_trust", "must be in (0, 1)");
   if (!(o.mass > 0 && o.mass < 1)) throw InputError("-error_mass", "must be in (0, 1)");
   if (o.fp_init != "none" && o.fp_init != "exact" && o.fp_init != "gaussian" && o.fp_init != "tilted")
     throw InputError("-fp_init", "unknown initial law '" + o.fp_init + "' (allowed: none, exact, gaussian, tilted)");

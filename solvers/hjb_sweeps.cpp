@@ -102,12 +102,16 @@ void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
 }
 
 // phi = exp((V - shift_j)/beta) with max phi = 1 after every step, so phi never
-// overflows; where phi underflows (or a Crank-Nicolson oscillation makes it
-// non-positive) log phi is meaningless: such points are counted, and it is an
-// error if any lies in the region holding the reference mass.
+// overflows.  But the discretization and linear-solver errors of phi are
+// absolute (relative to max phi = 1), so where phi << 1 the error of
+// V = beta log phi is beta times that error divided by phi: V is trustworthy only
+// where phi >= -colehopf_trust.  Points below it (or non-positive: Crank-Nicolson
+// is not positivity preserving) are counted; inside the region holding the
+// reference mass they are an error (beta too small for Cole-Hopf on this grid).
 void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
   const double dt = g_.dt(), beta = p_.control.beta()(0);
-  constexpr double floor = 1e-280;
+  constexpr double floor = 1e-300;  // keeps log finite where phi underflowed
+  const double trust = o_.colehopf_trust;
   ::Vec next, cur;
   HJBFT_PETSC(VecDuplicate(op_->work, &next));
   HJBFT_PETSC(VecDuplicate(op_->work, &cur));
@@ -145,12 +149,12 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
     HJBFT_PETSC(VecGetArray(V_[j], &v));
     if (s >= 0) HJBFT_PETSC(VecGetArrayRead(mask_[s], &ma));
     for (PetscInt i = 0; i < g_.n_local(); ++i) {
-      const bool bad = !(ph[i] > floor);
-      v[i] = beta * std::log(bad ? floor : ph[i]) + shift;
+      const bool bad = !(ph[i] >= trust);
+      v[i] = beta * std::log(ph[i] > floor ? ph[i] : floor) + shift;
       if (bad) untrusted += 1;
       if (ma && ma[i] != 0) {
         if (bad) untrusted_region += 1;
-        else min_log10_region = std::min(min_log10_region, std::log10(ph[i]));
+        min_log10_region = std::min(min_log10_region, ph[i] > floor ? std::log10(ph[i]) : -300.0);
       }
     }
     HJBFT_PETSC(VecRestoreArrayRead(cur, &ph));
@@ -170,14 +174,15 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
   summary_["colehopf_min_log10_phi_region"] = min_log10_region;
   if (o_.monitor)
     HJBFT_PETSC(PetscPrintf(g_.comm(),
-                            "  colehopf: min log10 phi on the mass region %.1f; %.0f space-time points below %.0e "
-                            "(outside the region)\n",
-                            min_log10_region, sums[0], floor));
+                            "  colehopf: min log10 phi on the mass region %.1f; %.0f space-time points below "
+                            "-colehopf_trust %.0e\n",
+                            min_log10_region, sums[0], trust));
   if (sums[1] > 0)
-    throw SolverError("Cole-Hopf lost precision: phi = exp(V/beta) underflowed or went non-positive at " +
-                      std::to_string(static_cast<long>(sums[1])) +
-                      " points inside the region holding the reference mass (beta too small for this box); use "
-                      "-hjb_method pi or howard");
+    throw SolverError("Cole-Hopf lost precision: phi = exp(V/beta) fell below -colehopf_trust (" +
+                      std::to_string(trust) + " of its maximum; lowest 1e" + std::to_string(min_log10_region) +
+                      ") at " + std::to_string(static_cast<long>(sums[1])) +
+                      " space-time points inside the region holding the reference mass, where V = beta log phi "
+                      "is no longer accurate (beta too small); use -hjb_method pi or howard");
 }
 
 }  // namespace hjbft

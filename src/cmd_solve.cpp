@@ -9,6 +9,7 @@
 #include "hjbft/field_io.hpp"
 #include "hjbft/hjb_grid.hpp"
 #include "hjbft/options_util.hpp"
+#include "hjbft/xdmf.hpp"
 
 namespace hjbft {
 
@@ -65,6 +66,9 @@ int cmd_solve(MPI_Comm comm) {
   writer.set_attribute("options", all_options_string());
   writer.set_attribute("problem", problem.describe());
   writer.commit();
+  std::vector<std::string> fields{"value"};
+  if (ho.fp_init != "none") fields.push_back("density");
+  write_xdmf(grid, out, fields, true);
   if (ho.monitor) {
     HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs", solver.summary().at("wall_time")));
     if (solver.exact())

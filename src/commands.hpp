@@ -9,6 +9,7 @@
 
 namespace hjbft {
 
+int cmd_solve(MPI_Comm comm);
 int cmd_exact(MPI_Comm comm);
 int cmd_compare(MPI_Comm comm);  // exit status 4: the files differ by more than -tol
 

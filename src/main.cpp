@@ -18,6 +18,7 @@ static const char help[] =
     "hjbft: KL-regularized fine-tuning of diffusion models, verified on toy problems.\n\n"
     "Usage: hjbft <command> [options]      (hjbft <command> -help lists that command's options)\n\n"
     "Commands:\n"
+    "  solve     ground truth: the HJB on a PETSc grid by policy iteration, Howard or Cole-Hopf\n"
     "  exact     evaluate the closed-form value V* and control u* on a grid, write HDF5\n"
     "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n"
     "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n\n"
@@ -35,7 +36,7 @@ struct Command {
   int (*run)(MPI_Comm);
   bool takes_positionals = false;  // file names etc. after the command (hjbft compare A.h5 B.h5)
 };
-const Command kCommands[] = {{"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
+const Command kCommands[] = {{"solve", hjbft::cmd_solve}, {"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
                              {"sample", hjbft::cmd_sample}};
 
 std::vector<std::string> g_positional;

@@ -18,6 +18,7 @@
 namespace hjbft {
 
 struct GridOptions {
+  std::array<PetscInt, 3> n{0, 0, 0};  // points per axis (0: default); -da_grid_x/y/z override
   std::vector<double> lo, hi;  // empty: automatic box
   PetscInt nt = 200;
   PetscInt save_every = 0;  // 0: nt / 10

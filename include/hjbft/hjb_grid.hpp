@@ -44,6 +44,7 @@ struct HjbOptions {
   PetscInt pi_max_it = 50;
   double howard_tol = 1e-9;
   PetscInt howard_max_it = 50;
+  double colehopf_trust = 1e-8;  // phi / max phi below this: V = beta log phi untrusted
   double mass = 0.999;  // error norms: region holding this much reference mass
   std::string exact_method = "auto";
   std::string fp_init = "none";  // none | exact | gaussian | tilted
