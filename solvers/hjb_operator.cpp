@@ -60,7 +60,21 @@ GhostedArray ghosted_view(DM da, ::Vec, const PetscScalar* a) {
   return v;
 }
 
-HjbOperator::HjbOperator(const Problem& p, const Grid& g, bool upwind_only) : p_(p), g_(g), upwind_only_(upwind_only) {}
+namespace {
+PetscLogEvent assemble_event() {
+  static PetscLogEvent ev = -1;
+  if (ev < 0) {
+    PetscClassId cid;
+    HJBFT_PETSC(PetscClassIdRegister("hjbft", &cid));
+    HJBFT_PETSC(PetscLogEventRegister("HJBAssemble", cid, &ev));
+  }
+  return ev;
+}
+}  // namespace
+
+HjbOperator::HjbOperator(const Problem& p, const Grid& g, bool upwind_only) : p_(p), g_(g), upwind_only_(upwind_only) {
+  assemble_event();
+}
 
 bool HjbOperator::interior(const std::array<PetscInt, 3>& g) const {
   for (int a = 0; a < g_.dim(); ++a)
@@ -110,7 +124,15 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
   }
   PetscScalar* ca = nullptr;
   if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
-  HJBFT_PETSC(MatZeroEntries(A));
+  // Every entry of the star pattern is overwritten below: no MatZeroEntries needed.
+  HJBFT_PETSC(PetscLogEventBegin(assemble_event(), 0, 0, 0, 0));
+  GhostedArray loc;  // the ghosted box of this rank, for local indices
+  {
+    PetscInt xs, ys, zs, xm, ym, zm;
+    HJBFT_PETSC(DMDAGetGhostCorners(g_.da(), &xs, &ys, &zs, &xm, &ym, &zm));
+    loc.gs = {xs, ys, zs};
+    loc.gw = {xm, ym, zm};
+  }
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& xv) {
     double x[3], s[3], u[3] = {0, 0, 0};
     for (int a = 0; a < d; ++a) x[a] = xv[a];
@@ -124,11 +146,10 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
       for (int a = 0; a < d; ++a) u2 += u[a] * u[a];
       ca[idx] = -cc.cost_rate(u2);
     }
-    MatStencil row{}, col[7];
+    // Ghosted local indices (the DM's local-to-global map turns them into global ones).
+    const PetscInt row = loc.index(gi);
+    PetscInt col[7];
     PetscScalar val[7];
-    row.i = gi[0];
-    row.j = gi[1];
-    row.k = gi[2];
     col[0] = row;
     double diag = 0;
     int n = 1;
@@ -154,25 +175,25 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
         }
       }
       diag -= lo + hi;
-      for (int side = 0; side < 2; ++side) {
-        // Every existing neighbour is inserted, zero or not, so the nonzero
-        // pattern (the star stencil) is the same at every step.
-        if ((side == 0 && left) || (side == 1 && right)) continue;
-        const double c = side ? hi : lo;
-        col[n] = row;
-        PetscInt* comp = a == 0 ? &col[n].i : a == 1 ? &col[n].j : &col[n].k;
-        *comp += side ? 1 : -1;
-        val[n] = -theta * dt * c;
-        ++n;
+      // Every existing neighbour is inserted, zero or not, so the nonzero
+      // pattern (the star stencil) is the same at every step.
+      if (!left) {
+        col[n] = row - loc.stride(a);
+        val[n++] = -theta * dt * lo;
+      }
+      if (!right) {
+        col[n] = row + loc.stride(a);
+        val[n++] = -theta * dt * hi;
       }
     }
     val[0] = 1.0 - theta * dt * diag;
-    HJBFT_PETSC(MatSetValuesStencil(A, 1, &row, n, col, val, INSERT_VALUES));
+    HJBFT_PETSC(MatSetValuesLocal(A, 1, &row, n, col, val, INSERT_VALUES));
   });
   HJBFT_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
   HJBFT_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
   if (ctrl) HJBFT_PETSC(VecRestoreArrayRead(ctrl, &va));
   if (cost) HJBFT_PETSC(VecRestoreArray(cost, &ca));
+  HJBFT_PETSC(PetscLogEventEnd(assemble_event(), 0, 0, 0, 0));
 }
 
 void HjbOperator::control(double t, ::Vec Vlocal, ::Vec U) const {
