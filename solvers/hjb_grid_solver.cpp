@@ -3,6 +3,7 @@
 #include <petsctime.h>
 
 #include <cmath>
+#include <cstdio>
 
 #include "hjb_operator.hpp"
 #include "hjb_solver_internal.hpp"
@@ -10,6 +11,15 @@
 #include "hjbft/hjb_grid.hpp"
 
 namespace hjbft {
+
+namespace {
+template <class... A>
+std::string format(const char* fmt, A... a) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, fmt, a...);
+  return buf;
+}
+}  // namespace
 
 void History::add(const std::string& name, double v) {
   if (!columns.count(name)) order.push_back(name);
@@ -389,11 +399,12 @@ void HjbGridSolver::policy_iteration() {
     std::swap(V_, Vold_);
     if (du < o_.pi_tol) break;
     if (!std::isfinite(du) || (k > 3 && du > 1e6 * hist_.columns["control_change"][0]))
-      throw SolverError("policy iteration diverged (control change " + std::to_string(du) + " at iteration " +
-                        std::to_string(k) + "); try a smaller -nt step, -hjb_theta 1 or -hjb_method howard");
+      throw SolverError(format("policy iteration diverged (control change %g at iteration %d); try more time steps "
+                               "(-nt), -hjb_theta 1 or -hjb_method howard",
+                               du, static_cast<int>(k)));
     if (k == o_.pi_max_it - 1)
-      throw SolverError("policy iteration did not reach -pi_tol " + std::to_string(o_.pi_tol) + " in " +
-                        std::to_string(o_.pi_max_it) + " iterations (last change " + std::to_string(du) + ")");
+      throw SolverError(format("policy iteration did not reach -pi_tol %g in %d iterations (-pi_max_it; last change %g)",
+                               o_.pi_tol, static_cast<int>(o_.pi_max_it), du));
   }
   std::swap(V_, Vold_);  // the newest evaluation back in V_
   // Control error against the converged control, per iteration: the linear rate.

@@ -1,5 +1,6 @@
 #include "hjb_operator.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <numbers>
 
@@ -163,15 +164,17 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
         if (left && adv > 0) hi = adv / h;
         if (right && adv < 0) lo = -adv / h;
       } else {
-        lo = D / (h * h);
-        hi = D / (h * h);
-        if (!upwind_only_ && std::abs(adv) * h <= 2 * D) {
-          hi += adv / (2 * h);
-          lo -= adv / (2 * h);
-        } else if (adv > 0) {
-          hi += adv / h;
+        if (upwind_only_) {
+          lo = D / (h * h) + std::max(-adv, 0.0) / h;
+          hi = D / (h * h) + std::max(adv, 0.0) / h;
         } else {
-          lo -= adv / h;
+          // Hybrid (Spalding) coefficients: central where the cell Peclet number
+          // |adv| h / D <= 2, upwind beyond.  Non-negative (monotone) and, unlike
+          // a switch between the two, continuous in adv = b + B u, so the
+          // discrete operator depends continuously on the control and policy
+          // iteration cannot jump between stencils from one iterate to the next.
+          lo = std::max({-adv / h, D / (h * h) - adv / (2 * h), 0.0});
+          hi = std::max({adv / h, D / (h * h) + adv / (2 * h), 0.0});
         }
       }
       diag -= lo + hi;

@@ -2,6 +2,7 @@
 // inner step of global PI), Howard's iteration on each implicit step, and the
 // linear Cole-Hopf solve.  All share HjbOperator's assembly and build_rhs.
 #include <cmath>
+#include <cstdio>
 #include <string>
 
 #include "hjb_solver_internal.hpp"
@@ -177,12 +178,15 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
                             "  colehopf: min log10 phi on the mass region %.1f; %.0f space-time points below "
                             "-colehopf_trust %.0e\n",
                             min_log10_region, sums[0], trust));
-  if (sums[1] > 0)
-    throw SolverError("Cole-Hopf lost precision: phi = exp(V/beta) fell below -colehopf_trust (" +
-                      std::to_string(trust) + " of its maximum; lowest 1e" + std::to_string(min_log10_region) +
-                      ") at " + std::to_string(static_cast<long>(sums[1])) +
-                      " space-time points inside the region holding the reference mass, where V = beta log phi "
-                      "is no longer accurate (beta too small); use -hjb_method pi or howard");
+  if (sums[1] > 0) {
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "Cole-Hopf lost precision: phi = exp(V/beta) fell below -colehopf_trust %g of its maximum (lowest "
+                  "1e%.1f) at %.0f space-time points inside the region holding the reference mass, where "
+                  "V = beta log phi is no longer accurate (beta too small); use -hjb_method pi or howard",
+                  trust, min_log10_region, sums[1]);
+    throw SolverError(msg);
+  }
 }
 
 }  // namespace hjbft

@@ -32,6 +32,7 @@ const char* const kKnownFields[] = {"value", "control", "density"};
 struct CompareOptions {
   double tol = 1e-8;
   std::vector<std::string> fields{"value", "control"};
+  std::vector<double> lo, hi;  // -compare_lo/-compare_hi: only points in this box count (empty: all)
 };
 
 PetscErrorCode ReadCompareOptions(MPI_Comm comm, CompareOptions* o, std::string* fields) {
@@ -42,6 +43,16 @@ PetscErrorCode ReadCompareOptions(MPI_Comm comm, CompareOptions* o, std::string*
                              o->tol, &o->tol, nullptr));
   PetscCall(PetscOptionsString("-compare_fields", "Comma-separated fields to compare: value, control, density",
                                nullptr, buf, buf, sizeof buf, nullptr));
+  PetscReal box[3];
+  PetscInt n = 3;
+  PetscBool set;
+  PetscCall(PetscOptionsRealArray("-compare_lo", "Compare only points with x >= lo (d values or 1; default: all)",
+                                  nullptr, box, &n, &set));
+  if (set) o->lo.assign(box, box + n);
+  n = 3;
+  PetscCall(PetscOptionsRealArray("-compare_hi", "Compare only points with x <= hi (d values or 1; default: all)",
+                                  nullptr, box, &n, &set));
+  if (set) o->hi.assign(box, box + n);
   PetscOptionsEnd();
   *fields = buf;
   PetscFunctionReturn(0);
@@ -131,7 +142,7 @@ struct FieldErrors {
 };
 
 FieldErrors compare_field(const std::string& field, const std::string& fa, const std::string& fb,
-                          const FileGrid& g) {
+                          const FileGrid& g, const CompareOptions& o) {
   const std::string path = "/" + field;
   for (const std::string& f : {fa, fb})
     if (!has_dataset(f, path)) throw InputError("-compare_fields", "'" + f + "' has no dataset " + path);
@@ -160,6 +171,16 @@ FieldErrors compare_field(const std::string& field, const std::string& fa, const
     double sup = 0, sum = 0;
     bool finite = true;
     for (std::size_t p = 0; p < npoints; ++p) {
+      if (!o.lo.empty() || !o.hi.empty()) {  // point p in x0-fastest order
+        bool inside = true;
+        std::size_t rest = p;
+        for (std::size_t ax = 0; ax < d; ++ax) {
+          const double x = g.axes[ax][rest % g.axes[ax].size()];
+          rest /= g.axes[ax].size();
+          if ((!o.lo.empty() && x < o.lo[ax]) || (!o.hi.empty() && x > o.hi[ax])) inside = false;
+        }
+        if (!inside) continue;
+      }
       double sq = 0;
       for (std::size_t c = 0; c < ncomp; ++c) {
         const std::size_t k = (t * npoints + p) * ncomp + c;
@@ -189,7 +210,11 @@ int compare_on_root(const std::string& fa, const std::string& fb, const CompareO
   const FileGrid ga = read_grid(fa), gb = read_grid(fb);
   check_same_grid(fa, ga, fb, gb);
   std::vector<FieldErrors> errs;
-  for (const auto& f : o.fields) errs.push_back(compare_field(f, fa, fb, ga));
+  const std::size_t d = ga.axes.size();
+  CompareOptions ob = o;
+  if (!o.lo.empty()) ob.lo = broadcast(o.lo, static_cast<int>(d), "-compare_lo");
+  if (!o.hi.empty()) ob.hi = broadcast(o.hi, static_cast<int>(d), "-compare_hi");
+  for (const auto& f : o.fields) errs.push_back(compare_field(f, fa, fb, ga, ob));
 
   std::string npts;
   for (const auto& x : ga.axes) npts += (npts.empty() ? "" : " x ") + std::to_string(x.size());
@@ -197,6 +222,12 @@ int compare_on_root(const std::string& fa, const std::string& fb, const CompareO
               attribute_or(fa, "solver", "?").c_str(), fb.c_str(), attribute_or(fb, "solver", "?").c_str());
   std::printf("  grid: %zu-D, %s points, %zu saved times; -tol %g\n", ga.axes.size(), npts.c_str(),
               ga.time.size(), o.tol);
+  if (!ob.lo.empty() || !ob.hi.empty()) {
+    std::printf("  compared only inside the box");
+    for (std::size_t ax = 0; ax < d; ++ax)
+      std::printf(" [%g, %g]", ob.lo.empty() ? -INFINITY : ob.lo[ax], ob.hi.empty() ? INFINITY : ob.hi[ax]);
+    std::printf("\n");
+  }
   std::printf("  %14s", "t");
   for (const auto& f : o.fields) std::printf("  %14s  %14s", (f + "_sup").c_str(), (f + "_l2").c_str());
   std::printf("\n");

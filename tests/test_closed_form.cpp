@@ -136,7 +136,7 @@ TEST_CASE("GmmClosedForm: terminal value, gradient = FD of V, u* = grad V / beta
   }
 }
 
-TEST_CASE("Control coefficients: KL identity B^2/Lambda = Sigma^2 for eta > 0; eta = 0 is the L2 case",
+TEST_CASE("Control coefficients: KL identity B^2/Lambda = Sigma^2 for eta > 0, eta = 0 is the L2 case",
           "[control]") {
   const ForwardSde sde = sde_of(SdeFamily::vp);
   for (double eta : {0.25, 0.5, 0.9}) {

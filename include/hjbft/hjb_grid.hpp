@@ -6,9 +6,12 @@
 // theta-scheme from t_{j+1} to t_j (dt = T/nt):
 //   (I - theta dt L^j) V^j = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}),
 // theta = 1 backward Euler, 1/2 Crank-Nicolson (after -hjb_startup_steps BE steps).
-// Space: second-order central diffusion; advection central where the cell
-// Peclet number |a_i| h_i <= Sigma^2 keeps the stencil monotone, upwind where
-// not (or everywhere with -hjb_advection upwind: the monotone scheme eta = 0 needs).
+// Space: second-order central diffusion; advection by the hybrid (Spalding)
+// coefficients max(+-a/h, D/h^2 +- a/(2h), 0), D = Sigma^2/2: central where the
+// cell Peclet number |a_i| h_i / D <= 2, upwind beyond.  Monotone, and continuous
+// in the control (a switch between central and upwind is not, and made policy
+// iteration cycle in 2-D).  -hjb_advection upwind: upwind with the full diffusion
+// everywhere (first order; the scheme eta = 0 has anyway, since D = 0).
 // Boundary (domain truncation): the normal second derivative is dropped and
 // advection is upwinded from the interior; advection pointing out of the box
 // is dropped (V is taken constant along characteristics that leave the box).
@@ -37,7 +40,7 @@ namespace hjbft {
 
 struct HjbOptions {
   std::string method = "pi";
-  std::string advection = "auto";  // auto | upwind
+  std::string advection = "auto";  // auto (hybrid) | upwind
   double theta = 0.5;
   PetscInt startup_steps = 2;
   double pi_tol = 1e-7;

@@ -94,25 +94,35 @@ TEST_CASE("Backward Euler is first order in time", "[hjb]") {
   CHECK(o2 > 0.8);
 }
 
-TEST_CASE("PI and Howard reach the same discrete solution; Cole-Hopf agrees to discretization error", "[hjb]") {
-  HjbOptions pi, howard, ch;
+TEST_CASE("PI and Howard reach the same discrete solution", "[hjb]") {
+  HjbOptions pi, howard;
   howard.method = "howard";
-  ch.method = "colehopf";
   pi.pi_tol = 1e-10;
   for (const auto& po : {gmm_1d(), gaussian(2, 1.0)}) {
     const std::array<PetscInt, 3> n = po.dim == 1 ? std::array<PetscInt, 3>{161} : std::array<PetscInt, 3>{41, 41};
-    const auto a = run(po, n, 80, pi), b = run(po, n, 80, howard), c = run(po, n, 80, ch);
-    double dh = 0, dc = 0;
-    for (std::size_t i = 0; i < a.v0.size(); ++i) {
-      dh = std::max(dh, std::abs(a.v0[i] - b.v0[i]));
-      dc = std::max(dc, std::abs(a.v0[i] - c.v0[i]));
-    }
-    INFO("d=" << po.dim << " |PI-Howard| " << dh << " |PI-CH| " << dc);
+    const auto a = run(po, n, 80, pi), b = run(po, n, 80, howard);
+    double dh = 0;
+    for (std::size_t i = 0; i < a.v0.size(); ++i) dh = std::max(dh, std::abs(a.v0[i] - b.v0[i]));
+    INFO("d=" << po.dim << " |PI-Howard| " << dh);
     CHECK(dh < 1e-8);
-    // Cole-Hopf is another discretization: close to PI, within a few times PI's error.
-    CHECK(c.summary.at("error_value_sup") < 3 * a.summary.at("error_value_sup") + 1e-6);
-    CHECK(c.summary.at("error_value_sup") > 0);
   }
+}
+
+TEST_CASE("Cole-Hopf, another discretization, converges to the closed form at second order", "[hjb]") {
+  // Its error is absolute in phi = exp(V/beta), so V is less accurate where phi << 1:
+  // in 2-D it is a few times PI's error on these grids, but it converges.
+  HjbOptions ch;
+  ch.method = "colehopf";
+  ch.colehopf_trust = 1e-12;
+  const auto po = gaussian(2, 1.0);
+  const auto a = run(po, {21, 21}, 40, ch), b = run(po, {41, 41}, 80, ch), c = run(po, {81, 81}, 160, ch);
+  const double e1 = a.summary.at("error_value_sup"), e2 = b.summary.at("error_value_sup"),
+               e3 = c.summary.at("error_value_sup");
+  INFO("2-D Cole-Hopf sup|V-V*|: " << e1 << " " << e2 << " " << e3);
+  CHECK(order(e1, e2) > 1.5);
+  CHECK(order(e2, e3) > 1.5);
+  const auto p1 = run(gmm_1d(), {201}, 200, ch), p2 = run(gmm_1d(), {401}, 400, ch);
+  CHECK(order(p1.summary.at("error_value_sup"), p2.summary.at("error_value_sup")) > 1.7);
 }
 
 TEST_CASE("PI converges linearly or faster, with bounded regularity along the iterates", "[hjb]") {
@@ -170,7 +180,7 @@ TEST_CASE("Time-varying beta: Howard and PI against the Riccati closed form", "[
   CHECK_THROWS_AS(run(po, {101}, 100, ch), InputError);
 }
 
-TEST_CASE("Fokker-Planck: mass is conserved; the value-tilted start gives the tilted law", "[hjb][fp]") {
+TEST_CASE("Fokker-Planck: mass is conserved, the value-tilted start gives the tilted law", "[hjb][fp]") {
   auto po = gmm_1d();
   po.sde_params.h_max = 2;  // a reference with memory: the initial-value bias is visible
   HjbOptions tilted, exact;
