@@ -80,6 +80,20 @@ Grid::Grid(MPI_Comm comm, const Problem& problem, const GridOptions& o)
       throw InputError("-grid_hi", "each upper bound must be finite and greater than -grid_lo (axis " +
                                        std::to_string(a) + ")");
 
+  try {
+    setup(o, alo, ahi, problem);
+  } catch (...) {
+    // The destructor does not run for a constructor that throws.
+    DMDestroy(&dab_);
+    DMDestroy(&dav_);
+    DMDestroy(&da_);
+    throw;
+  }
+}
+
+void Grid::setup(const GridOptions& o, const std::vector<double>& alo, const std::vector<double>& ahi,
+                 const Problem& problem) {
+  const MPI_Comm comm = comm_;
   const PetscInt default_n = dim_ == 1 ? 201 : dim_ == 2 ? 65 : 33;
   HJBFT_PETSC(DMDACreate(comm, &da_));
   HJBFT_PETSC(DMSetDimension(da_, dim_));

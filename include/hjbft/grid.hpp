@@ -70,6 +70,8 @@ public:
   std::string describe() const;
 
 private:
+  void setup(const GridOptions& o, const std::vector<double>& alo, const std::vector<double>& ahi,
+             const Problem& problem);
   MPI_Comm comm_;
   int dim_;
   DM da_ = nullptr, dav_ = nullptr, dab_ = nullptr;
