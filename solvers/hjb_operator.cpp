@@ -32,15 +32,19 @@ double FastGmmScore::log_density(const double* x) const {
     mx = std::max(mx, work_[k]);
   }
   double s = 0;
-  for (int k = 0; k < K_; ++k) s += std::exp(work_[k] - mx);
+  for (int k = 0; k < K_; ++k) {
+    work_[k] = std::exp(work_[k] - mx);  // unnormalized responsibilities, reused by the score
+    s += work_[k];
+  }
+  work_sum_ = s;
   return mx + std::log(s);
 }
 
 void FastGmmScore::operator()(const double* x, double* s) const {
-  const double lse = log_density(x);  // fills work_ with the log joints
+  log_density(x);  // fills work_ with the unnormalized responsibilities
   for (int a = 0; a < d_; ++a) s[a] = 0;
   for (int k = 0; k < K_; ++k) {
-    const double w = std::exp(work_[k] - lse);
+    const double w = work_[k] / work_sum_;
     if (w == 0) continue;
     const double* mu = &mean_[k * d_];
     const double* P = &prec_[k * d_ * d_];

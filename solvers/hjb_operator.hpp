@@ -23,6 +23,7 @@ private:
   int d_, K_;
   std::vector<double> logc_, mean_, prec_;
   mutable std::vector<double> work_;
+  mutable double work_sum_ = 1;
   ScoreError err_;
 };
 
