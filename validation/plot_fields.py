@@ -193,22 +193,25 @@ def slices(r, field, label, name, outdir, written, control=None):
 
 # --- history -----------------------------------------------------------------
 def history(r, outdir, written):
+    ratio = {k: v for k, v in r.history.items() if k.endswith("_ratio") or k.startswith("rate_")}
     conv = {k: v for k, v in r.history.items()
-            if k != "error_ratio" and any(s in k for s in ("change", "error", "residual"))}
-    other = {k: v for k, v in r.history.items() if k not in conv}
-    panels = [(conv, "convergence (change, residual, error)"), (other, "other measures per iteration")]
+            if k not in ratio and any(s in k for s in ("change", "error", "residual"))}
+    other = {k: v for k, v in r.history.items() if k not in conv and k not in ratio and k != "iteration"}
+    panels = [(conv, "convergence (change, residual, error)", True),
+              (ratio, "ratios of successive errors / changes", False),
+              (other, "other measures per iteration", True)]
     panels = [p for p in panels if p[0]]
-    fig, axs = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 5), squeeze=False, constrained_layout=True)
-    for ax, (cols, what) in zip(axs[0], panels):
-        logy = True
+    fig, axs = plt.subplots(1, len(panels), figsize=(6.0 * len(panels), 5), squeeze=False, constrained_layout=True)
+    for ax, (cols, what, logy) in zip(axs[0], panels):
         for k, v in sorted(cols.items()):
             it = np.arange(1, len(v) + 1)
-            ok = np.isfinite(v) & (v > 0)
+            ok = np.isfinite(v) & ((v > 0) if logy else True)
+            dropped = int((np.isfinite(v) & ~ok).sum())
             if ok.any():
-                ax.plot(it[ok], v[ok], marker="o", ms=3, label=k)
-            if np.isfinite(v).any() and not ok[np.isfinite(v)].all():
-                logy = False  # zero or negative entries: a linear axis shows them
-                ax.plot(it[np.isfinite(v) & ~ok], v[np.isfinite(v) & ~ok], "x", label=k + " (<= 0)")
+                # Entries <= 0 (e.g. the change at the first iteration, the error of
+                # the converged iterate against itself) cannot be drawn on a log axis.
+                ax.plot(it[ok], v[ok], marker="o", ms=3,
+                        label=k + (f" ({dropped} entries <= 0 not drawn)" if dropped else ""))
         if logy and ax.lines:
             ax.set_yscale("log")
         ax.set_xlabel("outer iteration")
