@@ -118,6 +118,9 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
     if (o_.monitor)
       HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g, L1 distance to the tilted law %.3e\n",
                               o_.fp_init.c_str(), mass, l1));
+  } else if (o_.monitor) {
+    // eta = 0 or beta(t): the tilted law is not the fine-tuned target, so no distance to it.
+    HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g\n", o_.fp_init.c_str(), mass));
   }
   HJBFT_PETSC(VecDestroy(&mu));
   HJBFT_PETSC(VecDestroy(&w));

@@ -317,12 +317,17 @@ HjbGridSolver::Errors HjbGridSolver::errors(const std::vector<::Vec>& V) {
 
 void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double change, double value_change,
                            double hjb_res) {
+  // Howard and Cole-Hopf have no outer iteration: no change columns for them.
+  const bool outer = std::isfinite(change);
   hist_.add("iteration", k);
-  hist_.add("control_change", change);
-  hist_.add("value_change", value_change);
-  hist_.add("hjb_residual", hjb_res);
-  const auto& ch = hist_.columns["control_change"];
-  hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? change / ch[ch.size() - 2] : NAN);
+  if (outer) {
+    hist_.add("control_change", change);
+    hist_.add("value_change", value_change);
+    hist_.add("hjb_residual", hjb_res);
+    const auto& ch = hist_.columns["control_change"];
+    // Undefined (NaN) at the first iteration: there is no previous change.
+    hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? change / ch[ch.size() - 2] : NAN);
+  }
   std::vector<::Vec> saved;
   for (PetscInt j : g_.saved_steps()) saved.push_back(V_[j]);
   const Regularity r = regularity(saved);
@@ -341,8 +346,11 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
   hist_.add("linear_iterations", static_cast<double>(lin_its));
   hist_.add("wall_time", seconds);
   if (o_.monitor) {
-    HJBFT_PETSC(PetscPrintf(g_.comm(), "  %s it %2d: |du| %.3e  |dV| %.3e  HJB res %.2e  |Hess V| %.3g", o_.method.c_str(),
-                            k, change, value_change, hjb_res, r.sup_hess_v));
+    if (outer)
+      HJBFT_PETSC(PetscPrintf(g_.comm(), "  %s it %2d: |du| %.3e  |dV| %.3e  HJB res %.2e  |Hess V| %.3g",
+                              o_.method.c_str(), k, change, value_change, hjb_res, r.sup_hess_v));
+    else
+      HJBFT_PETSC(PetscPrintf(g_.comm(), "  %s: |Hess V| %.3g", o_.method.c_str(), r.sup_hess_v));
     if (exact_) HJBFT_PETSC(PetscPrintf(g_.comm(), "  err V %.3e u %.3e", e.value_sup, e.control_sup));
     HJBFT_PETSC(PetscPrintf(g_.comm(), "  lin its %" PetscInt_FMT "  %.2fs\n", lin_its, seconds));
   }

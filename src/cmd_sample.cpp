@@ -25,6 +25,7 @@ struct SampleOptions {
   std::string control = "none", sampler = "auto", init = "gaussian", time_grid = "uniform", compare = "auto";
   PetscInt n = 10000, nsteps = 200, batch = 256, energy_n = 2000, pool_factor = 20, seed = 1;
   double atol = 1e-6, rtol = 1e-6;
+  std::vector<double> times;  // -sample_times: user-given grid (overrides -nsteps, -time_grid)
 };
 
 PetscErrorCode ReadSampleOptions(MPI_Comm comm, SampleOptions* o) {
@@ -48,6 +49,15 @@ PetscErrorCode ReadSampleOptions(MPI_Comm comm, SampleOptions* o) {
                 o->sampler));
   PetscCall(str(PetscOptionsObject, "-time_grid", "Time grid: uniform|quadratic (steps shrink towards t = T)",
                 o->time_grid));
+  {
+    std::vector<PetscReal> buf(100001);
+    PetscInt nt = static_cast<PetscInt>(buf.size());
+    PetscBool set;
+    PetscCall(PetscOptionsRealArray("-sample_times",
+                                    "User-given time grid t_0 = 0 < t_1 < ... <= T (overrides -nsteps, -time_grid)",
+                                    nullptr, buf.data(), &nt, &set));
+    if (set) o->times.assign(buf.begin(), buf.begin() + nt);
+  }
   PetscCall(PetscOptionsReal("-sampler_atol", "dopri5 absolute tolerance", nullptr, o->atol, &o->atol, nullptr));
   PetscCall(PetscOptionsReal("-sampler_rtol", "dopri5 relative tolerance", nullptr, o->rtol, &o->rtol, nullptr));
   PetscCall(str(PetscOptionsObject, "-init", "Initial law: gaussian (N(0,v(T)I))|exact (p_T)|tilted (p_T e^{V(0,.)/beta})",
@@ -188,6 +198,7 @@ int cmd_sample(MPI_Comm comm) {
                                    : sampler_scheme_from_string(so.sampler);
   ss.nsteps = static_cast<int>(so.nsteps);
   ss.time_grid = so.time_grid;
+  ss.times = so.times;
   ss.atol = so.atol;
   ss.rtol = so.rtol;
   ss.batch = static_cast<int>(so.batch);
