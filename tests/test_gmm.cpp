@@ -17,19 +17,6 @@ using namespace hjbft::test;
 
 namespace {
 
-Matrix mat(int d, std::initializer_list<double> v) {
-  Matrix M(d, d);
-  auto it = v.begin();
-  for (int i = 0; i < d; ++i)
-    for (int j = 0; j < d; ++j) M(i, j) = *it++;
-  return M;
-}
-Vector vec(std::initializer_list<double> v) {
-  Vector x(static_cast<int>(v.size()));
-  int i = 0;
-  for (double a : v) x[i++] = a;
-  return x;
-}
 
 Gmm gmm1() { return Gmm({{0.3, vec({-2.0}), mat(1, {0.25})}, {0.7, vec({1.5}), mat(1, {0.6})}}); }
 Gmm gmm2() {

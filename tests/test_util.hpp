@@ -3,6 +3,7 @@
 // quadrature, Monte Carlo moments.  Nothing here calls into the code under test.
 #include <cmath>
 #include <functional>
+#include <initializer_list>
 #include <numbers>
 #include <string>
 
@@ -12,6 +13,21 @@
 namespace hjbft::test {
 
 // Central-difference gradient of a scalar function.
+// Small literals: mat(2, {a, b, c, d}) is row-major; vec({x, y}).
+inline Matrix mat(int d, std::initializer_list<double> v) {
+  Matrix M(d, d);
+  auto it = v.begin();
+  for (int i = 0; i < d; ++i)
+    for (int j = 0; j < d; ++j) M(i, j) = *it++;
+  return M;
+}
+inline Vector vec(std::initializer_list<double> v) {
+  Vector x(static_cast<int>(v.size()));
+  int i = 0;
+  for (double a : v) x[i++] = a;
+  return x;
+}
+
 inline Vector fd_gradient(const std::function<double(const Vector&)>& f, const Vector& x, double h) {
   Vector g(x.size());
   for (int i = 0; i < x.size(); ++i) {
