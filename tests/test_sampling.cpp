@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "test_util.hpp"
 #include "hjbft/errors.hpp"
 #include "hjbft/exact_solution.hpp"
 #include "hjbft/field_io.hpp"
@@ -28,6 +29,7 @@
 #include "hjbft/sampler.hpp"
 
 using namespace hjbft;
+using hjbft::test::option_of;
 
 namespace {
 
@@ -65,18 +67,6 @@ double se_mean(const Vector& x) { return std::sqrt(var(x) / x.size()); }
 double se_var(const Vector& x) {
   const Vector c2 = (x.array() - x.mean()).square().matrix();
   return std::sqrt(var(c2) / x.size());
-}
-
-template <class F>
-std::string option_of(F&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.option();
-  } catch (const std::exception& e) {
-    return std::string("<other: ") + e.what() + ">";
-  }
-  return "<no error>";
 }
 
 }  // namespace
