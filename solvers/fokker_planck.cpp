@@ -32,25 +32,10 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
     const Gmm pT = o_.fp_init == "gaussian"
                        ? Gmm({{1.0, Vector::Zero(d), p_.sde.v(tau) * Matrix::Identity(d, d)}})
                        : p_.score.at_tau(tau).marginal();
-    const FastGmmScore law(pT, ScoreError{});
     const PetscScalar* v0;
-    PetscScalar* m;
     HJBFT_PETSC(VecGetArrayRead(V_[0], &v0));
-    HJBFT_PETSC(VecGetArray(mu, &m));
-    double mx = -INFINITY;
-    g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
-      double xs[3] = {0, 0, 0};
-      for (int a = 0; a < d; ++a) xs[a] = x[a];
-      m[idx] = law.log_density(xs) + (o_.fp_init == "tilted" ? v0[idx] / beta0 : 0.0);
-      mx = std::max(mx, m[idx]);
-    });
-    MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, g_.comm());
-    for (PetscInt i = 0; i < g_.n_local(); ++i) m[i] = std::exp(m[i] - mx);
+    grid_law(g_, FastGmmScore(pT, ScoreError{}), o_.fp_init == "tilted" ? v0 : nullptr, beta0, mu);
     HJBFT_PETSC(VecRestoreArrayRead(V_[0], &v0));
-    HJBFT_PETSC(VecRestoreArray(mu, &m));
-    PetscReal total;
-    HJBFT_PETSC(VecSum(mu, &total));
-    HJBFT_PETSC(VecScale(mu, 1.0 / total));
   }
   auto save = [&](PetscInt j) {
     const int s = g_.saved_index(j);
@@ -93,25 +78,11 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
   HJBFT_PETSC(VecSum(mu, &mass));
   summary_["fp_terminal_mass"] = mass;
   if (p_.control.cole_hopf_applies()) {
-    const FastGmmScore data(p_.data(), ScoreError{});
-    PetscScalar* m;
-    const PetscScalar* r;
-    HJBFT_PETSC(VecGetArray(w, &m));
+    const PetscScalar* r;  // the terminal value is the reward
     HJBFT_PETSC(VecGetArrayRead(V_[g_.nt()], &r));
-    double mx = -INFINITY;
-    g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
-      double xs[3] = {0, 0, 0};
-      for (int a = 0; a < d; ++a) xs[a] = x[a];
-      m[idx] = data.log_density(xs) + r[idx] / beta0;
-      mx = std::max(mx, m[idx]);
-    });
-    MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, g_.comm());
-    for (PetscInt i = 0; i < g_.n_local(); ++i) m[i] = std::exp(m[i] - mx);
-    HJBFT_PETSC(VecRestoreArray(w, &m));
+    grid_law(g_, FastGmmScore(p_.data(), ScoreError{}), r, beta0, w);  // p_data e^{r/beta} / Z
     HJBFT_PETSC(VecRestoreArrayRead(V_[g_.nt()], &r));
-    PetscReal total, l1;
-    HJBFT_PETSC(VecSum(w, &total));
-    HJBFT_PETSC(VecScale(w, 1.0 / total));
+    PetscReal l1;
     HJBFT_PETSC(VecAXPY(w, -1.0, mu));
     HJBFT_PETSC(VecNorm(w, NORM_1, &l1));
     summary_["fp_l1_to_tilted"] = l1;

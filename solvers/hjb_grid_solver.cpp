@@ -98,6 +98,15 @@ void validate(const Problem& p, const HjbOptions& o) {
 
 HjbGridSolver::HjbGridSolver(const Problem& problem, const Grid& grid, const HjbOptions& opt)
     : p_(problem), g_(grid), o_(opt) {
+  try {
+    init();
+  } catch (...) {
+    release();  // the destructor does not run for a constructor that throws
+    throw;
+  }
+}
+
+void HjbGridSolver::init() {
   validate(p_, o_);
   exact_ = make_exact_solution(p_, o_.exact_method);
   if (p_.eta() == 0 && o_.advection != "upwind" && o_.monitor)
@@ -144,13 +153,18 @@ HjbGridSolver::HjbGridSolver(const Problem& problem, const Grid& grid, const Hjb
   setup_reference();
 }
 
-HjbGridSolver::~HjbGridSolver() {
-  for (auto* vs : {&V_, &Vold_, &exV_, &exU_, &weight_, &mask_, &iterU_})
+HjbGridSolver::~HjbGridSolver() { release(); }
+
+void HjbGridSolver::release() noexcept {
+  for (auto* vs : {&V_, &Vold_, &exV_, &exU_, &weight_, &mask_, &iterU_}) {
     for (auto& v : *vs) VecDestroy(&v);
+    vs->clear();
+  }
   VecDestroy(&loc_);
   VecDestroy(&loc2_);
   VecDestroy(&locbox_);
   KSPDestroy(&ksp_);
+  op_.reset();
 }
 
 HjbGridSolver::Operator::~Operator() {
@@ -177,31 +191,19 @@ void HjbGridSolver::control(PetscInt j, ::Vec u) const {
 // Reference mass weights and the region holding o_.mass of it, at every saved
 // step; the exact value and control there when a closed form applies.
 void HjbGridSolver::setup_reference() {
-  const auto& steps = g_.saved_steps();
-  double cell = 1;
-  for (int a = 0; a < g_.dim(); ++a) cell *= g_.h(a);
-  for (PetscInt j : steps) {
+  for (PetscInt j : g_.saved_steps()) {
     const double t = g_.time(j);
     ::Vec w, m;
     HJBFT_PETSC(VecDuplicate(op_->cost, &w));
     HJBFT_PETSC(VecDuplicate(op_->cost, &m));
-    const FastGmmScore ref(p_.score.at_tau(p_.T() - t).marginal(), ScoreError{});
+    // Both vectors are owned by the solver from here on (released on any error).
+    weight_.push_back(w);
+    mask_.push_back(m);
+    grid_law(g_, FastGmmScore(p_.score.at_tau(p_.T() - t).marginal(), ScoreError{}), nullptr, 1.0, w);
+    PetscReal wmax;
+    HJBFT_PETSC(VecMax(w, nullptr, &wmax));
     PetscScalar* wa;
     HJBFT_PETSC(VecGetArray(w, &wa));
-    g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
-      double xs[3] = {0, 0, 0};
-      for (int a = 0; a < g_.dim(); ++a) xs[a] = x[a];
-      wa[idx] = std::exp(ref.log_density(xs)) * cell;
-    });
-    double total = 0, wmax = 0;
-    for (PetscInt i = 0; i < g_.n_local(); ++i) {
-      total += wa[i];
-      wmax = std::max(wmax, wa[i]);
-    }
-    MPI_Allreduce(MPI_IN_PLACE, &total, 1, MPI_DOUBLE, MPI_SUM, g_.comm());
-    MPI_Allreduce(MPI_IN_PLACE, &wmax, 1, MPI_DOUBLE, MPI_MAX, g_.comm());
-    for (PetscInt i = 0; i < g_.n_local(); ++i) wa[i] /= total;
-    wmax /= total;
     // Bisection on log(level): the superlevel set {w >= level} holds >= mass.
     double lo = std::log(wmax) - 80, hi = std::log(wmax);
     for (int it = 0; it < 60; ++it) {
@@ -218,26 +220,13 @@ void HjbGridSolver::setup_reference() {
     for (PetscInt i = 0; i < g_.n_local(); ++i) ma[i] = wa[i] >= level ? 1.0 : 0.0;
     HJBFT_PETSC(VecRestoreArray(m, &ma));
     HJBFT_PETSC(VecRestoreArray(w, &wa));
-    weight_.push_back(w);
-    mask_.push_back(m);
     if (exact_) {
       ::Vec ev, eu;
       HJBFT_PETSC(VecDuplicate(op_->cost, &ev));
       HJBFT_PETSC(VecDuplicate(op_->U, &eu));
-      const auto field = exact_->at_time(t);
-      const double gain = p_.control.coefficients(t).gain();
-      PetscScalar *va, *ua;
-      HJBFT_PETSC(VecGetArray(ev, &va));
-      HJBFT_PETSC(VecGetArray(eu, &ua));
-      g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
-        const ValueAndGradient e = field(x);
-        va[idx] = e.V;
-        for (int a = 0; a < g_.dim(); ++a) ua[idx * g_.dim() + a] = gain * e.grad[a];
-      });
-      HJBFT_PETSC(VecRestoreArray(ev, &va));
-      HJBFT_PETSC(VecRestoreArray(eu, &ua));
       exV_.push_back(ev);
       exU_.push_back(eu);
+      evaluate_on_grid(*exact_, p_.control, g_, t, ev, eu);
     }
   }
   if (exact_) {
@@ -257,7 +246,7 @@ HjbGridSolver::Regularity HjbGridSolver::regularity(const std::vector<::Vec>& Vs
     const PetscScalar *va, *ma;
     HJBFT_PETSC(VecGetArrayRead(locbox_, &va));
     HJBFT_PETSC(VecGetArrayRead(mask_[s], &ma));
-    const GhostedArray v = ghosted_view(g_.da_box(), locbox_, va);
+    const GhostedArray v = ghosted_view(g_.da_box(), va);
     g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
       if (ma[idx] == 0 || !op_->op.interior(gi)) return;
       const double hn = op_->op.hessian_norm(v, gi);
@@ -340,8 +329,9 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
     hist_.add("error_value_l2", e.value_l2);
     hist_.add("error_control_sup", e.control_sup);
     hist_.add("error_control_l2", e.control_l2);
-    hist_.add("error_ratio", prev_error_ > 0 ? e.control_sup / prev_error_ : NAN);
-    prev_error_ = e.control_sup;
+    const auto& es = hist_.columns["error_control_sup"];
+    hist_.add("error_ratio", es.size() > 1 && es[es.size() - 2] > 0 ? e.control_sup / es[es.size() - 2] : NAN);
+    last_errors_ = e;
   }
   hist_.add("linear_iterations", static_cast<double>(lin_its));
   hist_.add("wall_time", seconds);
@@ -362,21 +352,21 @@ void HjbGridSolver::solve() {
   HJBFT_PETSC(PetscTime(&t0));
   if (o_.method == "pi") {
     policy_iteration();
-  } else if (o_.method == "howard") {
-    PetscInt hits = 0;
-    howard_sweep(&lin, &hits);
-    HJBFT_PETSC(PetscTime(&t1));
-    hist_.add("howard_iterations", static_cast<double>(hits));
-    record(0, lin, t1 - t0, NAN, NAN, NAN);
-  } else {
-    cole_hopf_sweep(&lin);
+  } else {  // one sweep, no outer iteration
+    if (o_.method == "howard") {
+      PetscInt hits = 0;
+      howard_sweep(&lin, &hits);
+      hist_.add("howard_iterations", static_cast<double>(hits));
+    } else {
+      cole_hopf_sweep(&lin);
+    }
     HJBFT_PETSC(PetscTime(&t1));
     record(0, lin, t1 - t0, NAN, NAN, NAN);
   }
   HJBFT_PETSC(PetscTime(&t1));
   summary_["wall_time"] = t1 - t0;
-  if (exact_) {
-    const Errors e = errors(V_);
+  if (exact_) {  // the final fields are the last ones record() measured
+    const Errors& e = last_errors_;
     summary_["error_value_sup"] = e.value_sup;
     summary_["error_value_l2"] = e.value_l2;
     summary_["error_control_sup"] = e.control_sup;

@@ -52,10 +52,10 @@ void FastGmmScore::operator()(const double* x, double* s) const {
       for (int b = 0; b < d_; ++b) s[a] -= w * P[a * d_ + b] * (x[b] - mu[b]);
   }
   if (err_.amp != 0)
-    for (int a = 0; a < d_; ++a) s[a] += err_.amp * std::sin(err_.freq * x[a]);
+    for (int a = 0; a < d_; ++a) s[a] += err_.at(x[a]);
 }
 
-GhostedArray ghosted_view(DM da, ::Vec, const PetscScalar* a) {
+GhostedArray ghosted_view(DM da, const PetscScalar* a) {
   GhostedArray v;
   v.a = a;
   PetscInt xs, ys, zs, xm, ym, zm;
@@ -63,6 +63,22 @@ GhostedArray ghosted_view(DM da, ::Vec, const PetscScalar* a) {
   v.gs = {xs, ys, zs};
   v.gw = {xm, ym, zm};
   return v;
+}
+
+void grid_law(const Grid& g, const FastGmmScore& law, const PetscScalar* shift, double beta, ::Vec out) {
+  PetscScalar* m;
+  HJBFT_PETSC(VecGetArray(out, &m));
+  double mx = -INFINITY;
+  g.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
+    m[idx] = law.log_density(x.data()) + (shift ? shift[idx] / beta : 0.0);
+    mx = std::max(mx, m[idx]);
+  });
+  MPI_Allreduce(MPI_IN_PLACE, &mx, 1, MPI_DOUBLE, MPI_MAX, g.comm());
+  for (PetscInt i = 0; i < g.n_local(); ++i) m[i] = std::exp(m[i] - mx);
+  HJBFT_PETSC(VecRestoreArray(out, &m));
+  PetscReal total;
+  HJBFT_PETSC(VecSum(out, &total));
+  HJBFT_PETSC(VecScale(out, 1.0 / total));
 }
 
 namespace {
@@ -125,23 +141,16 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
   GhostedArray v;
   if (ctrl) {
     HJBFT_PETSC(VecGetArrayRead(ctrl, &va));
-    v = ghosted_view(g_.da(), ctrl, va);
+    v = ghosted_view(g_.da(), va);
   }
   PetscScalar* ca = nullptr;
   if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
   // Every entry of the star pattern is overwritten below: no MatZeroEntries needed.
   HJBFT_PETSC(PetscLogEventBegin(assemble_event(), 0, 0, 0, 0));
-  GhostedArray loc;  // the ghosted box of this rank, for local indices
-  {
-    PetscInt xs, ys, zs, xm, ym, zm;
-    HJBFT_PETSC(DMDAGetGhostCorners(g_.da(), &xs, &ys, &zs, &xm, &ym, &zm));
-    loc.gs = {xs, ys, zs};
-    loc.gw = {xm, ym, zm};
-  }
-  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& xv) {
-    double x[3], s[3], u[3] = {0, 0, 0};
-    for (int a = 0; a < d; ++a) x[a] = xv[a];
-    score(x, s);
+  const GhostedArray loc = ghosted_view(g_.da());  // for local indices
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& x) {
+    double s[3], u[3] = {0, 0, 0};
+    score(x.data(), s);
     if (ctrl) {
       gradient(v, gi, u);
       for (int a = 0; a < d; ++a) u[a] *= gain;
@@ -210,7 +219,7 @@ void HjbOperator::control(double t, ::Vec Vlocal, ::Vec U) const {
   PetscScalar* ua;
   HJBFT_PETSC(VecGetArrayRead(Vlocal, &va));
   HJBFT_PETSC(VecGetArray(U, &ua));
-  const GhostedArray v = ghosted_view(g_.da(), Vlocal, va);
+  const GhostedArray v = ghosted_view(g_.da(), va);
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
     double gr[3];
     gradient(v, gi, gr);

@@ -36,7 +36,13 @@ struct GhostedArray {
     return ((g[2] - gs[2]) * gw[1] + (g[1] - gs[1])) * gw[0] + (g[0] - gs[0]);
   }
 };
-GhostedArray ghosted_view(DM da, ::Vec local, const PetscScalar* a);
+// The ghosted box of this rank; `a` (optional) is the array of a local vector of `da`.
+GhostedArray ghosted_view(DM da, const PetscScalar* a = nullptr);
+
+// Law on the grid proportional to law(x) exp(shift(x) / beta), normalised to
+// mass one, evaluated in log space (no under- or overflow however peaked).
+// shift: owned-point array (e.g. V(0, .)) or null for none.
+void grid_law(const Grid& g, const FastGmmScore& law, const PetscScalar* shift, double beta, ::Vec out);
 
 class HjbOperator {
 public:

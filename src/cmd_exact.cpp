@@ -56,26 +56,16 @@ int cmd_exact(MPI_Comm comm) {
   ::Vec V, U;
   HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
   HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
-  const int d = grid.dim();
   double vmin = INFINITY, vmax = -INFINITY;
   try {
     const auto& steps = grid.saved_steps();
     for (std::size_t i = 0; i < steps.size(); ++i) {
-      const double t = grid.time(steps[i]);
-      const double gain = problem.control.coefficients(t).gain();
-      const auto field = exact->at_time(t);
-      PetscScalar *v, *u;
-      HJBFT_PETSC(VecGetArray(V, &v));
-      HJBFT_PETSC(VecGetArray(U, &u));
-      grid.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
-        const ValueAndGradient p = field(x);
-        v[idx] = p.V;
-        for (int a = 0; a < d; ++a) u[idx * d + a] = gain * p.grad[a];
-        vmin = std::min(vmin, p.V);
-        vmax = std::max(vmax, p.V);
-      });
-      HJBFT_PETSC(VecRestoreArray(V, &v));
-      HJBFT_PETSC(VecRestoreArray(U, &u));
+      evaluate_on_grid(*exact, problem.control, grid, grid.time(steps[i]), V, U);
+      PetscReal lo, hi;
+      HJBFT_PETSC(VecMin(V, nullptr, &lo));
+      HJBFT_PETSC(VecMax(V, nullptr, &hi));
+      vmin = std::min(vmin, static_cast<double>(lo));
+      vmax = std::max(vmax, static_cast<double>(hi));
       writer.write_value(static_cast<int>(i), V);
       writer.write_control(static_cast<int>(i), U);
     }
@@ -90,8 +80,6 @@ int cmd_exact(MPI_Comm comm) {
   }
   HJBFT_PETSC(VecDestroy(&V));
   HJBFT_PETSC(VecDestroy(&U));
-  MPI_Allreduce(MPI_IN_PLACE, &vmin, 1, MPI_DOUBLE, MPI_MIN, comm);
-  MPI_Allreduce(MPI_IN_PLACE, &vmax, 1, MPI_DOUBLE, MPI_MAX, comm);
   HJBFT_PETSC(PetscPrintf(comm, "  V* in [%g, %g]; wrote %s\n", vmin, vmax, out.c_str()));
   return 0;
 }

@@ -46,6 +46,23 @@ const char* exact_solution_requirements() {
          "eta = 1 with constant beta (GMM data) or one-component (Gaussian) data (any eta, any beta schedule)";
 }
 
+void evaluate_on_grid(const ExactSolution& exact, const ControlProblem& control, const Grid& grid, double t,
+                      ::Vec V, ::Vec U) {
+  const int d = grid.dim();
+  const double gain = control.coefficients(t).gain();
+  const auto field = exact.at_time(t);
+  PetscScalar *v, *u;
+  HJBFT_PETSC(VecGetArray(V, &v));
+  HJBFT_PETSC(VecGetArray(U, &u));
+  grid.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
+    const ValueAndGradient p = field(x);
+    v[idx] = p.V;
+    for (int a = 0; a < d; ++a) u[idx * d + a] = gain * p.grad[a];
+  });
+  HJBFT_PETSC(VecRestoreArray(V, &v));
+  HJBFT_PETSC(VecRestoreArray(U, &u));
+}
+
 std::unique_ptr<ExactSolution> make_exact_solution(const Problem& p, const std::string& method) {
   if (method == "gmm" || (method == "auto" && p.gmm_closed_form_applies())) {
     if (!p.gmm_closed_form_applies())

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hjbft/closed_form.hpp"
+#include "hjbft/grid.hpp"
 #include "hjbft/problem.hpp"
 
 namespace hjbft {
@@ -30,5 +31,10 @@ public:
 // (auto), throws InputError(-exact_method) when the requested one does not.
 std::unique_ptr<ExactSolution> make_exact_solution(const Problem& p, const std::string& method = "auto");
 const char* exact_solution_requirements();
+
+// V*(t, .) into V (dof 1) and u* = gain(t) grad V*(t, .) into U (dof d) on the
+// owned points of the grid.
+void evaluate_on_grid(const ExactSolution& exact, const ControlProblem& control, const Grid& grid, double t,
+                      ::Vec V, ::Vec U);
 
 }  // namespace hjbft

@@ -92,6 +92,8 @@ private:
   struct Errors {
     double value_sup = 0, value_l2 = 0, control_sup = 0, control_l2 = 0, value_sup_box = 0;
   };
+  void init();              // the constructor's work
+  void release() noexcept;  // destroys every PETSc object (destructor, failed constructor)
   void policy_iteration();
   // V_out <- value of the control gain grad Vprev (u = 0 when Vprev is null), all steps.
   void evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<::Vec>& Vout, PetscInt* lin_its);
@@ -122,7 +124,7 @@ private:
   std::unique_ptr<ExactSolution> exact_;
   // At each saved step: exact V*, exact u* (dof d), mass weight (sums to 1), region mask.
   std::vector<::Vec> exV_, exU_, weight_, mask_;
-  double prev_error_ = 0;
+  Errors last_errors_;  // of the fields record() measured last
 };
 
 }  // namespace hjbft

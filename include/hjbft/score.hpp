@@ -7,6 +7,8 @@
 // (for robustness studies: the fine-tuned model then starts from a model
 // whose marginals are *not* p_tau).  Forward marginals are mixtures, so the
 // exact score and Tweedie's mean E[X_0 | X_tau = x] = (x + v s)/m are closed form.
+#include <cmath>
+
 #include "hjbft/gmm.hpp"
 #include "hjbft/sde.hpp"
 
@@ -16,6 +18,7 @@ struct ScoreError {
   double amp = 0.0;
   double freq = 1.0;
   Vector at(const Vector& x) const;
+  double at(double xi) const { return amp * std::sin(freq * xi); }  // one coordinate
 };
 
 // Score at one forward time tau (the marginal's Cholesky factors are built once).
