@@ -86,14 +86,18 @@ namespace {
 // stochastic stepper pattern: the system is a pair (drift, noise), where
 // noise(t, dt, trapezoid, xi) fills xi with the increment int_t^{t+dt} Sigma dW
 // (Sigma at t, or with the trapezoidal variance (Sigma^2(t) + Sigma^2(t+dt))/2).
-class EulerMaruyama {
-public:
+// The type names odeint's stepper concept asks of every stepper.
+struct AdditiveNoiseStepperTypes {
   using state_type = State;
   using deriv_type = State;
   using value_type = double;
   using time_type = double;
   using order_type = unsigned short;
   using stepper_category = odeint::stepper_tag;
+};
+
+class EulerMaruyama : public AdditiveNoiseStepperTypes {
+public:
   static order_type order() { return 1; }  // weak order 1
 
   template <class System>
@@ -110,14 +114,8 @@ private:
 };
 
 // Stochastic Heun (predictor-corrector) for additive noise: weak order 2.
-class AdditiveHeun {
+class AdditiveHeun : public AdditiveNoiseStepperTypes {
 public:
-  using state_type = State;
-  using deriv_type = State;
-  using value_type = double;
-  using time_type = double;
-  using order_type = unsigned short;
-  using stepper_category = odeint::stepper_tag;
   static order_type order() { return 2; }  // weak order 2 (additive noise)
 
   template <class System>
