@@ -200,21 +200,9 @@ void HjbGridSolver::setup_reference() {
     weight_.push_back(w);
     mask_.push_back(m);
     grid_law(g_, FastGmmScore(p_.score.at_tau(p_.T() - t).marginal(), ScoreError{}), nullptr, 1.0, w);
-    PetscReal wmax;
-    HJBFT_PETSC(VecMax(w, nullptr, &wmax));
     PetscScalar* wa;
     HJBFT_PETSC(VecGetArray(w, &wa));
-    // Bisection on log(level): the superlevel set {w >= level} holds >= mass.
-    double lo = std::log(wmax) - 80, hi = std::log(wmax);
-    for (int it = 0; it < 60; ++it) {
-      const double mid = 0.5 * (lo + hi), level = std::exp(mid);
-      double inside = 0;
-      for (PetscInt i = 0; i < g_.n_local(); ++i)
-        if (wa[i] >= level) inside += wa[i];
-      MPI_Allreduce(MPI_IN_PLACE, &inside, 1, MPI_DOUBLE, MPI_SUM, g_.comm());
-      (inside >= o_.mass ? lo : hi) = mid;
-    }
-    const double level = std::exp(lo);
+    const double level = mass_level(g_.comm(), wa, g_.n_local(), o_.mass);
     PetscScalar* ma;
     HJBFT_PETSC(VecGetArray(m, &ma));
     for (PetscInt i = 0; i < g_.n_local(); ++i) ma[i] = wa[i] >= level ? 1.0 : 0.0;

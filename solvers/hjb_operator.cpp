@@ -81,6 +81,23 @@ void grid_law(const Grid& g, const FastGmmScore& law, const PetscScalar* shift, 
   HJBFT_PETSC(VecScale(out, 1.0 / total));
 }
 
+double mass_level(MPI_Comm comm, const PetscScalar* w, PetscInt n, double mass) {
+  double wmax = 0;
+  for (PetscInt i = 0; i < n; ++i) wmax = std::max(wmax, w[i]);
+  MPI_Allreduce(MPI_IN_PLACE, &wmax, 1, MPI_DOUBLE, MPI_MAX, comm);
+  // Bisection on log(level).
+  double lo = std::log(wmax) - 80, hi = std::log(wmax);
+  for (int it = 0; it < 60; ++it) {
+    const double mid = 0.5 * (lo + hi), level = std::exp(mid);
+    double inside = 0;
+    for (PetscInt i = 0; i < n; ++i)
+      if (w[i] >= level) inside += w[i];
+    MPI_Allreduce(MPI_IN_PLACE, &inside, 1, MPI_DOUBLE, MPI_SUM, comm);
+    (inside >= mass ? lo : hi) = mid;
+  }
+  return std::exp(lo);
+}
+
 namespace {
 PetscLogEvent assemble_event() {
   static PetscLogEvent ev = -1;

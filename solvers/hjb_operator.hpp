@@ -44,6 +44,11 @@ GhostedArray ghosted_view(DM da, const PetscScalar* a = nullptr);
 // shift: owned-point array (e.g. V(0, .)) or null for none.
 void grid_law(const Grid& g, const FastGmmScore& law, const PetscScalar* shift, double beta, ::Vec out);
 
+// The level whose superlevel set {w >= level} holds at least `mass` of the
+// weights w (owned points of every rank; mass one in total): the region
+// where error norms are taken.  Collective.
+double mass_level(MPI_Comm comm, const PetscScalar* w, PetscInt n, double mass);
+
 class HjbOperator {
 public:
   HjbOperator(const Problem& p, const Grid& g, bool upwind_only);
