@@ -1,0 +1,412 @@
+#include "hjbft/mlp.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+#include <random>
+#include <sstream>
+#include <stdexcept>
+
+#include "hjbft/errors.hpp"
+
+namespace hjbft::nn {
+
+namespace {
+
+// Eigen 3.4 has no vectorized tanh for double (std::tanh per element would cost
+// more than the GEMMs), but its exp is vectorized: tanh z = 1 - 2/(e^{2z} + 1).
+// Absolute error a few ulp of 1; no overflow (Eigen clamps exp's argument, and
+// e^{2z} = inf would give exactly 1 anyway).  a may be z (in place).
+void activate(Activation act, const Eigen::Ref<const Matrix>& z, Eigen::Ref<Matrix> a) {
+  if (act == Activation::tanh)
+    a.array() = 1.0 - 2.0 / ((2.0 * z.array()).exp() + 1.0);
+  else
+    a.array() = z.array() / (1.0 + (-z.array()).exp());  // z sigmoid(z): finite / huge -> 0 for z -> -inf
+}
+
+// d *= act'(z), from the stored a = act(z): tanh' = 1 - a^2 and, for SiLU with
+// s = sigmoid(z), s + z s (1 - s) = a + s (1 - a), which needs one exp, not two.
+void times_derivative(Activation act, const Matrix& z, const Matrix& a, Matrix& d) {
+  if (act == Activation::tanh)
+    d.array() *= 1.0 - a.array().square();
+  else
+    d.array() *= a.array() + (1.0 - a.array()) / (1.0 + (-z.array()).exp());
+}
+
+// Batches are processed in blocks of kBlock columns where the whole batch is
+// not needed at once: the blocks' intermediates stay in cache, and for 64-wide
+// layers Eigen's GEMM packing buffers (64 x 256 doubles) stay on its stack.
+constexpr long kBlock = 256;
+
+// Per-thread work space of the block passes (forward without tape,
+// input_gradient): bounded by the block size whatever the batch, and reused, so
+// these calls neither allocate nor touch fresh pages (page faults on new memory
+// cost more than the GEMMs).
+struct Workspace {
+  Matrix h[2];
+  MlpTape tape;
+  Matrix ones;
+};
+Workspace& workspace() {
+  thread_local Workspace ws;
+  return ws;
+}
+
+void check_input(const MlpShape& shape, const Matrix& X) {
+  if (X.rows() != shape.in)
+    throw std::invalid_argument("Mlp: X has " + std::to_string(X.rows()) + " rows, the network " + shape.describe() +
+                                " takes " + std::to_string(shape.in));
+}
+
+// Uniform on [0, 1) from the top 53 bits: the same numbers on every machine and
+// standard library (std::uniform_real_distribution's output is implementation-defined).
+double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+// --- HDF5 helpers: handles closed on scope exit, error stack printing off while
+// probing files (a missing group is reported as an InputError, not a stack dump).
+struct H5Id {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  ~H5Id() {
+    if (id >= 0) close(id);
+  }
+  operator hid_t() const { return id; }
+};
+
+struct H5Quiet {
+  H5E_auto2_t func = nullptr;
+  void* data = nullptr;
+  H5Quiet() {
+    H5Eget_auto2(H5E_DEFAULT, &func, &data);
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
+  ~H5Quiet() { H5Eset_auto2(H5E_DEFAULT, func, data); }
+};
+
+void h5check(herr_t status, const std::string& what) {
+  if (status < 0) throw SolverError("HDF5: " + what + " failed");
+}
+
+void write_int_attr(hid_t loc, const char* name, const std::vector<int>& v, bool scalar) {
+  const hsize_t n = v.size();
+  H5Id space{scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose};
+  H5Id attr{H5Acreate2(loc, name, H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (attr < 0) throw SolverError(std::string("HDF5: create attribute ") + name + " failed");
+  if (!v.empty()) h5check(H5Awrite(attr, H5T_NATIVE_INT, v.data()), std::string("write attribute ") + name);
+}
+
+// Integer attribute (scalar or 1-D) as a vector; false when missing or unreadable.
+bool read_int_attr(hid_t loc, const char* name, std::vector<int>& v) {
+  if (H5Aexists(loc, name) <= 0) return false;
+  H5Id attr{H5Aopen(loc, name, H5P_DEFAULT), H5Aclose};
+  H5Id space{H5Aget_space(attr), H5Sclose};
+  H5Id type{H5Aget_type(attr), H5Tclose};
+  if (attr < 0 || space < 0 || type < 0 || H5Tget_class(type) != H5T_INTEGER) return false;
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n < 0) return false;
+  v.resize(static_cast<std::size_t>(n));
+  return n == 0 || H5Aread(attr, H5T_NATIVE_INT, v.data()) >= 0;
+}
+
+bool read_string_attr(hid_t loc, const char* name, std::string& s) {
+  if (H5Aexists(loc, name) <= 0) return false;
+  H5Id attr{H5Aopen(loc, name, H5P_DEFAULT), H5Aclose};
+  H5Id type{H5Aget_type(attr), H5Tclose};
+  if (attr < 0 || type < 0 || H5Tget_class(type) != H5T_STRING) return false;
+  if (H5Tis_variable_str(type) > 0) {  // as h5py writes strings
+    H5Id mem{H5Tcopy(H5T_C_S1), H5Tclose};
+    H5Tset_size(mem, H5T_VARIABLE);
+    char* p = nullptr;
+    if (H5Aread(attr, mem, &p) < 0 || !p) return false;
+    s = p;
+    H5free_memory(p);
+    return true;
+  }
+  std::string buf(H5Tget_size(type), '\0');
+  if (H5Aread(attr, type, buf.data()) < 0) return false;
+  s = buf.substr(0, buf.find('\0'));
+  return true;
+}
+
+}  // namespace
+
+Activation activation_from_string(const std::string& s, const std::string& option) {
+  if (s == "tanh") return Activation::tanh;
+  if (s == "silu") return Activation::silu;
+  throw InputError(option, "unknown activation '" + s + "'; allowed: tanh, silu");
+}
+
+std::string to_string(Activation a) { return a == Activation::tanh ? "tanh" : "silu"; }
+
+std::string MlpShape::describe() const {
+  std::ostringstream s;
+  s << in;
+  for (int h : hidden) s << '-' << h;
+  s << '-' << out << ' ' << to_string(act);
+  return s.str();
+}
+
+// ---------------------------------------------------------------------------
+// Mlp
+
+Mlp::Mlp(MlpShape shape) : shape_(std::move(shape)) {
+  std::vector<int> widths{shape_.in};
+  widths.insert(widths.end(), shape_.hidden.begin(), shape_.hidden.end());
+  widths.push_back(shape_.out);
+  if (*std::min_element(widths.begin(), widths.end()) < 1)
+    throw std::invalid_argument("Mlp: every layer width must be >= 1, got " + shape_.describe());
+  long offset = 0;
+  for (std::size_t l = 0; l + 1 < widths.size(); ++l) {
+    const Layer layer{widths[l + 1], widths[l], offset, offset + long{widths[l + 1]} * widths[l]};
+    layers_.push_back(layer);
+    offset = layer.b_offset + layer.rows;
+  }
+  theta_ = Vector::Zero(offset);
+}
+
+Eigen::Map<const Matrix> Mlp::W(int l) const {
+  const Layer& L = layers_[l];
+  return {theta_.data() + L.w_offset, L.rows, L.cols};
+}
+
+Eigen::Map<const Vector> Mlp::b(int l) const {
+  const Layer& L = layers_[l];
+  return {theta_.data() + L.b_offset, L.rows};
+}
+
+void Mlp::init(std::uint64_t seed, double out_scale) {
+  std::mt19937_64 rng(seed);
+  theta_.setZero();
+  for (std::size_t l = 0; l < layers_.size(); ++l) {
+    const Layer& L = layers_[l];
+    const double a = std::sqrt(6.0 / (L.rows + L.cols));  // Glorot: Var = 2 / (fan_in + fan_out)
+    const double scale = l + 1 == layers_.size() ? out_scale : 1.0;
+    for (long i = 0; i < long{L.rows} * L.cols; ++i)
+      theta_[L.w_offset + i] = scale * a * (2.0 * uniform01(rng) - 1.0);
+  }
+}
+
+void Mlp::forward(const Matrix& X, Matrix& Y) const {
+  check_input(shape_, X);
+  if (&X == &Y) {  // Y is resized and written block by block
+    const Matrix Xc = X;
+    forward(Xc, Y);
+    return;
+  }
+  const int nl = static_cast<int>(layers_.size());
+  const long n = X.cols();
+  Workspace& ws = workspace();
+  int width = 1;
+  for (int h : shape_.hidden) width = std::max(width, h);
+  for (Matrix& h : ws.h)
+    if (h.rows() < width) h.resize(width, kBlock);
+  Y.resize(shape_.out, n);
+  // Column blocks: the hidden activations (ping-pong in ws.h) stay in cache.
+  for (long c = 0; c < n; c += kBlock) {
+    const long w = std::min(kBlock, n - c);
+    auto affine = [&](int l, auto&& out) {  // out = W_l (input of layer l) + b_l
+      out.colwise() = b(l);
+      if (l == 0)
+        out.noalias() += W(0) * X.middleCols(c, w);
+      else
+        out.noalias() += W(l) * ws.h[(l - 1) % 2].topLeftCorner(layers_[l].cols, w);
+    };
+    for (int l = 0; l + 1 < nl; ++l) {
+      auto z = ws.h[l % 2].topLeftCorner(layers_[l].rows, w);
+      affine(l, z);
+      activate(shape_.act, z, z);
+    }
+    affine(nl - 1, Y.middleCols(c, w));
+  }
+}
+
+void Mlp::record(const Eigen::Ref<const Matrix>& X, MlpTape& tape) const {
+  const int nl = static_cast<int>(layers_.size());
+  const long n = X.cols();
+  tape.a.resize(nl);
+  tape.z.resize(nl - 1);
+  tape.dz.resize(nl - 1);
+  tape.a[0] = X;  // same-sized batches: Eigen reuses the storage
+  for (int l = 0; l + 1 < nl; ++l) {
+    Matrix& z = tape.z[l];
+    z.resize(layers_[l].rows, n);
+    z.colwise() = b(l);  // the GEMM then accumulates: no zeroing pass, no bias pass
+    z.noalias() += W(l) * tape.a[l];
+    tape.a[l + 1].resize(z.rows(), n);
+    activate(shape_.act, z, tape.a[l + 1]);
+  }
+}
+
+void Mlp::forward(const Matrix& X, Matrix& Y, MlpTape& tape) const {
+  check_input(shape_, X);
+  record(X, tape);
+  const int last = static_cast<int>(layers_.size()) - 1;
+  Y.resize(shape_.out, X.cols());
+  Y.colwise() = b(last);
+  Y.noalias() += W(last) * tape.a[last];
+}
+
+void Mlp::backward(const MlpTape& tape, const Matrix& dY, Vector& grad, Matrix* dX) const {
+  if (grad.size() != theta_.size())
+    throw std::invalid_argument("Mlp::backward: grad has size " + std::to_string(grad.size()) + ", expected " +
+                                std::to_string(theta_.size()));
+  const Matrix& d0 = backprop(tape, dY, &grad);
+  if (dX) dX->noalias() = W(0).transpose() * d0;
+}
+
+const Matrix& Mlp::backprop(const MlpTape& tape, const Matrix& dY, Vector* grad) const {
+  const int nl = static_cast<int>(layers_.size());
+  if (static_cast<int>(tape.a.size()) != nl || dY.rows() != shape_.out || dY.cols() != tape.a[0].cols())
+    throw std::invalid_argument("Mlp::backward: dY or the tape does not match the network " + shape_.describe() +
+                                " and the tape's batch");
+  const long n = dY.cols();
+  const Matrix* delta = &dY;  // dL/d(pre-activation output of layer l)
+  for (int l = nl - 1; l >= 0; --l) {
+    if (grad) {
+      const Layer& L = layers_[l];
+      Eigen::Map<Matrix> gW(grad->data() + L.w_offset, L.rows, L.cols);
+      // dW = delta a^T has depth n: as one product, Eigen packs depth panels too
+      // large for L2 into buffers malloc'd on every call; in blocks of kBlock
+      // columns it runs about twice as fast.
+      for (long c = 0; c < n; c += kBlock) {
+        const long w = std::min(kBlock, n - c);
+        gW.noalias() += delta->middleCols(c, w) * tape.a[l].middleCols(c, w).transpose();
+      }
+      Eigen::Map<Vector>(grad->data() + L.b_offset, L.rows) += delta->rowwise().sum();
+    }
+    if (l > 0) {
+      Matrix& d = tape.dz[l - 1];
+      d.noalias() = W(l).transpose() * *delta;
+      times_derivative(shape_.act, tape.z[l - 1], tape.a[l], d);
+      delta = &d;
+    }
+  }
+  return *delta;
+}
+
+void Mlp::input_gradient(const Matrix& X, Matrix& G) const {
+  if (shape_.out != 1)
+    throw std::invalid_argument("Mlp::input_gradient needs out == 1, the network is " + shape_.describe());
+  check_input(shape_, X);
+  Workspace& ws = workspace();
+  const long n = X.cols();
+  G.resize(shape_.in, n);  // G may be X: block c of X is copied into the tape before block c of G is written
+  for (long c = 0; c < n; c += kBlock) {
+    const long w = std::min(kBlock, n - c);
+    record(X.middleCols(c, w), ws.tape);
+    ws.ones.setOnes(1, w);
+    G.middleCols(c, w).noalias() = W(0).transpose() * backprop(ws.tape, ws.ones, nullptr);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// HDF5
+
+void Mlp::save(hid_t loc, const std::string& name) const {
+  H5Quiet quiet;
+  H5Id lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
+  H5Pset_create_intermediate_group(lcpl, 1);
+  H5Id group{H5Gcreate2(loc, name.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
+  if (group < 0) throw SolverError("HDF5: create group '" + name + "' failed (does it exist already?)");
+  const hsize_t n = theta_.size();
+  H5Id space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  H5Id dset{H5Dcreate2(group, "params", H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  if (dset < 0) throw SolverError("HDF5: create dataset '" + name + "/params' failed");
+  h5check(H5Dwrite(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, theta_.data()), "write " + name + "/params");
+  write_int_attr(group, "in", {shape_.in}, true);
+  write_int_attr(group, "hidden", shape_.hidden, false);
+  write_int_attr(group, "out", {shape_.out}, true);
+  const std::string act = to_string(shape_.act);
+  H5Id type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type, act.size());
+  H5Id scalar{H5Screate(H5S_SCALAR), H5Sclose};
+  H5Id attr{H5Acreate2(group, "activation", type, scalar, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (attr < 0) throw SolverError("HDF5: create attribute activation failed");
+  h5check(H5Awrite(attr, type, act.data()), "write attribute activation");
+}
+
+MlpShape read_mlp_shape(hid_t loc, const std::string& name, const std::string& option, const std::string& expected) {
+  H5Quiet quiet;
+  H5Id group{H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose};
+  if (group < 0) throw InputError(option, "no network group '" + name + "' in the file" + expected);
+  MlpShape stored;
+  std::vector<int> in, out;
+  std::string act;
+  if (!read_int_attr(group, "in", in) || in.size() != 1 || !read_int_attr(group, "hidden", stored.hidden) ||
+      !read_int_attr(group, "out", out) || out.size() != 1 || !read_string_attr(group, "activation", act))
+    throw InputError(option, "network '" + name + "' lacks a readable in, hidden, out or activation attribute" +
+                                 expected);
+  stored.in = in[0];
+  stored.out = out[0];
+  if (act != "tanh" && act != "silu")
+    throw InputError(option, "network '" + name + "' has unknown activation '" + act + "'" + expected);
+  stored.act = act == "tanh" ? Activation::tanh : Activation::silu;
+  return stored;
+}
+
+void Mlp::load(hid_t loc, const std::string& name, const std::string& option) {
+  const std::string expected = " (expected a " + shape_.describe() + " network)";
+  const MlpShape stored = read_mlp_shape(loc, name, option, expected);
+  if (stored != shape_)
+    throw InputError(option, "network '" + name + "' in the file has shape " + stored.describe() +
+                                 ", but this run needs " + shape_.describe());
+
+  H5Quiet quiet;
+  H5Id group{H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose};
+  H5Id dset{H5Dopen2(group, "params", H5P_DEFAULT), H5Dclose};
+  if (dset < 0) throw InputError(option, "network '" + name + "' has no dataset 'params'" + expected);
+  H5Id space{H5Dget_space(dset), H5Sclose};
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  if (n != theta_.size())
+    throw InputError(option, "network '" + name + "' stores " + std::to_string(n) + " parameters, a " +
+                                 shape_.describe() + " network has " + std::to_string(theta_.size()));
+  Vector theta(theta_.size());
+  if (H5Dread(dset, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, theta.data()) < 0)
+    throw InputError(option, "cannot read '" + name + "/params'");
+  if (!theta.allFinite()) throw InputError(option, "network '" + name + "' has non-finite parameters");
+  theta_.swap(theta);
+}
+
+// ---------------------------------------------------------------------------
+
+void TimeEmbedding::write(double t, Matrix& X, int row, int col) const {
+  const double s = t / T;
+  X(row, col) = s;
+  for (int j = 1; j <= n_freq; ++j) {
+    const double w = 2.0 * std::numbers::pi * j * s;
+    X(row + 2 * j - 1, col) = std::sin(w);
+    X(row + 2 * j, col) = std::cos(w);
+  }
+}
+
+Adam::Adam(int n_params, AdamOptions o) : o_(std::move(o)), m_(Vector::Zero(n_params)), v_(Vector::Zero(n_params)) {
+  if (o_.schedule != "constant" && o_.schedule != "cosine")
+    throw std::invalid_argument("Adam: unknown schedule '" + o_.schedule + "'; allowed: constant, cosine");
+}
+
+void Adam::reset() {
+  m_.setZero();
+  v_.setZero();
+  t_ = 0;
+}
+
+double Adam::current_lr(long total_steps) const {
+  if (o_.schedule == "constant" || total_steps <= 0) return o_.lr;
+  const double frac = static_cast<double>(std::min(t_, total_steps)) / static_cast<double>(total_steps);
+  return o_.lr * (o_.lr_min_ratio + (1.0 - o_.lr_min_ratio) * 0.5 * (1.0 + std::cos(std::numbers::pi * frac)));
+}
+
+void Adam::step(Vector& theta, const Vector& grad, long total_steps) {
+  if (theta.size() != m_.size() || grad.size() != m_.size())
+    throw std::invalid_argument("Adam::step: theta or grad size differs from the optimizer's " +
+                                std::to_string(m_.size()));
+  const double lr = current_lr(total_steps);  // at s = steps taken so far: the first step uses lr
+  ++t_;
+  const double c1 = 1.0 / (1.0 - std::pow(o_.beta1, static_cast<double>(t_)));
+  const double c2 = 1.0 / (1.0 - std::pow(o_.beta2, static_cast<double>(t_)));
+  m_ = o_.beta1 * m_ + (1.0 - o_.beta1) * grad;
+  v_.array() = o_.beta2 * v_.array() + (1.0 - o_.beta2) * grad.array().square();
+  theta.array() -= lr * (c1 * m_.array()) / ((c2 * v_.array()).sqrt() + o_.eps);
+}
+
+}  // namespace hjbft::nn
