@@ -21,7 +21,8 @@ static const char help[] =
     "  solve     ground truth: the HJB on a PETSc grid by policy iteration, Howard or Cole-Hopf\n"
     "  exact     evaluate the closed-form value V* and control u* on a grid, write HDF5\n"
     "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n"
-    "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n\n"
+    "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n"
+    "  bellman   discrete-time ground truth: the Bellman recursion of the K-step DDPM chain on a grid\n\n"
     "Options come from the command line, -options_file FILE or -options_file_yaml FILE.\n"
     "Options that no part of the program used are reported at the end of the run.\n";
 
@@ -37,7 +38,8 @@ struct Command {
   bool takes_positionals = false;  // file names etc. after the command (hjbft compare A.h5 B.h5)
 };
 const Command kCommands[] = {{"solve", hjbft::cmd_solve}, {"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
-                             {"sample", hjbft::cmd_sample}};
+                             {"sample", hjbft::cmd_sample},
+                             {"bellman", hjbft::cmd_bellman}};
 
 std::vector<std::string> g_positional;
 
