@@ -278,7 +278,13 @@ std::unique_ptr<ControlSource> make_control_source(const Problem& p, const std::
     if (file.empty()) throw InputError("-control", "grid: needs a file name (grid:FILE.h5)");
     return make_grid_control(p, file);
   }
-  throw InputError("-control", "unknown control source '" + spec + "' (allowed: none, exact, grid:FILE.h5)");
+  if (spec.rfind("neural:", 0) == 0) {
+    const std::string file = spec.substr(7);
+    if (file.empty()) throw InputError("-control", "neural: needs a file name (neural:FILE.h5)");
+    return make_neural_control(p, file);
+  }
+  throw InputError("-control",
+                   "unknown control source '" + spec + "' (allowed: none, exact, grid:FILE.h5, neural:FILE.h5)");
 }
 
 }  // namespace hjbft

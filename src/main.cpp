@@ -22,12 +22,14 @@ static const char help[] =
     "  exact     evaluate the closed-form value V* and control u* on a grid, write HDF5\n"
     "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n"
     "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n"
+    "  neural    neural PI-FT: value and control networks by policy iteration, measured against a reference\n"
     "  bellman   discrete-time ground truth: the Bellman recursion of the K-step DDPM chain on a grid\n\n"
     "Options come from the command line, -options_file FILE or -options_file_yaml FILE.\n"
     "Options that no part of the program used are reported at the end of the run.\n";
 
 namespace hjbft {
 int cmd_sample(MPI_Comm comm);  // src/cmd_sample.cpp
+int cmd_neural(MPI_Comm comm);  // src/cmd_neural.cpp
 }
 
 namespace {
@@ -38,7 +40,7 @@ struct Command {
   bool takes_positionals = false;  // file names etc. after the command (hjbft compare A.h5 B.h5)
 };
 const Command kCommands[] = {{"solve", hjbft::cmd_solve}, {"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
-                             {"sample", hjbft::cmd_sample},
+                             {"sample", hjbft::cmd_sample}, {"neural", hjbft::cmd_neural},
                              {"bellman", hjbft::cmd_bellman}};
 
 std::vector<std::string> g_positional;

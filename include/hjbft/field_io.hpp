@@ -41,6 +41,9 @@ public:
   void set_attribute(const std::string& name, double value);
   void commit();  // collective; the output appears under its final name
   const std::string& path() const { return path_; }
+  // The open file, for other collective HDF5 writes (e.g. network weights):
+  // every rank must make the same calls with the same data.
+  hid_t handle() const { return file_; }
 
 private:
   void write_field(const std::string& name, int index, ::Vec v, int dof);

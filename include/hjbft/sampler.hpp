@@ -53,11 +53,13 @@ public:
   virtual bool zero() const { return false; }
 };
 
-// "none" | "exact" | "grid:FILE.h5".  Throws InputError("-control", ...).
+// "none" | "exact" | "grid:FILE.h5" | "neural:FILE.h5" (the networks of an
+// hjbft neural result).  Throws InputError("-control", ...).
 std::unique_ptr<ControlSource> make_control_source(const Problem& p, const std::string& spec);
 std::unique_ptr<ControlSource> make_zero_control(int dim);
 std::unique_ptr<ControlSource> make_exact_control(const Problem& p);
 std::unique_ptr<ControlSource> make_grid_control(const Problem& p, const std::string& file);
+std::unique_ptr<ControlSource> make_neural_control(const Problem& p, const std::string& file);  // solvers/neural/
 
 // Multilinear (space) x linear (time) interpolation of a field file in the
 // layout of DESIGN.md section 6.  Public for tests and other solvers.

@@ -1,0 +1,236 @@
+// Steps 2 and 3 of neural PI-FT: policy evaluation (fit V_psi to the cost to
+// go of the current control) and policy improvement (fit u_theta to the
+// improved control computed from V_psi), by minibatch Adam.
+//
+// Data-parallel: every rank draws the same global minibatch of -neural_batch
+// pairs (step i, global path id) from one shared stream and keeps the pairs
+// of its own paths; the summed gradient (MPI_Allreduce) divided by the batch
+// size is the gradient of the global mean loss, and every rank takes the
+// same Adam step.  So the minibatches, hence the iterates, do not depend on
+// the rank count (up to the summation order of the reductions).
+// Rank 0's parameters are broadcast after each fit so the copies stay
+// bit-identical whatever the reduction order.
+#include <cmath>
+#include <random>
+#include <sstream>
+
+#include "hjbft/ddpm.hpp"
+#include "hjbft/errors.hpp"
+#include "pift_internal.hpp"
+
+namespace hjbft {
+
+void allreduce_sum(MPI_Comm comm, double* v, int n) { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, comm); }
+
+namespace {
+
+// Global minibatches of pairs (step i < nsteps, global path id) from a stream
+// shared by all ranks; next() returns this rank's pairs as local columns
+// i * n + (id - first).
+class Minibatches {
+public:
+  Minibatches(std::uint64_t seed, long total_paths, int nsteps, long first, long n, int batch)
+      : rng_(seed), P_(total_paths), N_(nsteps), first_(first), n_(n), batch_(batch) {}
+  const std::vector<long>& next() {
+    idx_.clear();
+    for (int b = 0; b < batch_; ++b) {
+      const auto g = static_cast<long>(rng_() % static_cast<std::uint64_t>(P_ * N_));
+      const long i = g / P_, id = g % P_;
+      if (id >= first_ && id < first_ + n_) idx_.push_back(i * n_ + id - first_);
+    }
+    return idx_;
+  }
+
+private:
+  std::mt19937_64 rng_;
+  long P_;
+  int N_;
+  long first_, n_;
+  int batch_;
+  std::vector<long> idx_;
+};
+
+void check_loss(double loss, const char* what, int k, int step) {
+  if (std::isfinite(loss)) return;
+  std::ostringstream s;
+  s << "neural PI-FT: the " << what << " fit's loss became non-finite at outer iteration " << k << ", Adam step "
+    << step << " (lower -neural_lr, or check the problem's scale)";
+  throw SolverError(s.str());
+}
+
+// Training pairs (i, j) -> column i * n + j of the stacked inputs.
+struct Pairs {
+  Matrix In;                    // network inputs [x; emb(t_i)]
+  std::vector<double> t;        // t_i per column
+  long n = 0;                   // paths
+  int nsteps = 0;
+};
+
+Pairs stack_inputs(const NeuralFields& f, const std::vector<double>& times, const std::vector<Matrix>& Y, int nsteps) {
+  Pairs P;
+  P.n = Y[0].cols();
+  P.nsteps = nsteps;
+  const long M = P.n * (nsteps + 1);
+  Matrix X(f.dim(), M);
+  P.t.resize(M);
+  for (int i = 0; i <= nsteps; ++i) {
+    X.middleCols(i * P.n, P.n) = Y[i];
+    std::fill(P.t.begin() + i * P.n, P.t.begin() + (i + 1) * P.n, times[i]);
+  }
+  f.inputs(P.t, X, P.In);
+  return P;
+}
+
+}  // namespace
+
+// Policy evaluation.  Loss: mean over pairs of (V_psi(t_i, Y_i) - target)^2 with
+//   mc: target = G_i = r(Y_N) - sum_{l >= i} c_l          (Monte Carlo cost to go)
+//   td: target = V_frozen(t_{i+1}, Y_{i+1}) - c_i         (V_frozen(T) = r)
+// Returns the mean loss over the last quarter of the steps.
+double NeuralPiftSolver::fit_value(int k, const Paths& P) {
+  const int N = P.nsteps(), d = p_.dim;
+  const long n = P.n();
+  const Pairs pairs = stack_inputs(*fields_, times_, P.Y, N);
+  // Per pair: r(Y_i), the weight (1 - t_i/T) of the network, the MC target.
+  Vector r(n * (N + 1)), w(n * (N + 1)), G(n * N);
+  for (int i = 0; i <= N; ++i)
+    for (long j = 0; j < n; ++j) {
+      r[i * n + j] = p_.reward->value(P.Y[i].col(j));
+      w[i * n + j] = 1 - times_[i] / p_.T();
+    }
+  {
+    Vector togo = P.reward;
+    for (int i = N - 1; i >= 0; --i) {
+      togo -= P.cost.row(i).transpose();
+      G.segment(i * n, n) = togo;
+    }
+  }
+  nn::Mlp& net = fields_->value_net();
+  const bool td = o_.evaluation == "td";
+  nn::Mlp frozen = net;
+  nn::Adam adam(net.n_params(), o_.adam);
+  Minibatches batches(o_.seed * 7919 + 104729ULL * k + 1, o_.paths, N, first_path_, n, o_.batch);
+  Matrix Xb, Xn, Yb, Yn, dY;
+  Vector grad(net.n_params()), target;
+  nn::MlpTape tape;
+  double tail = 0;
+  int tail_n = 0;
+  for (int s = 0; s < o_.value_steps; ++s) {
+    if (td && s % o_.td_refresh == 0) frozen.params() = net.params();
+    const std::vector<long>& idx = batches.next();
+    const int bl = static_cast<int>(idx.size());
+    Xb.resize(pairs.In.rows(), bl);
+    Xn.resize(pairs.In.rows(), bl);
+    dY.resize(1, bl);
+    target.resize(bl);
+    for (int b = 0; b < bl; ++b) Xb.col(b) = pairs.In.col(idx[b]);
+    if (td && bl > 0) {
+      for (int b = 0; b < bl; ++b) Xn.col(b) = pairs.In.col(idx[b] + n);
+      frozen.forward(Xn, Yn);
+      for (int b = 0; b < bl; ++b) {
+        const long q = idx[b], qn = q + n;  // (i, j) and (i + 1, j)
+        const int i = static_cast<int>(q / n);
+        const double vnext = r[qn] + w[qn] * Yn(0, b);  // = r exactly at i + 1 = N
+        target[b] = vnext - P.cost(i, q % n);
+      }
+    } else if (!td) {
+      for (int b = 0; b < bl; ++b) target[b] = G[idx[b]];
+    }
+    double loss = 0;
+    grad.setZero();
+    if (bl > 0) {
+      net.forward(Xb, Yb, tape);
+      for (int b = 0; b < bl; ++b) {
+        const double e = r[idx[b]] + w[idx[b]] * Yb(0, b) - target[b];
+        loss += e * e;
+        dY(0, b) = 2 * e * w[idx[b]] / o_.batch;
+      }
+      net.backward(tape, dY, grad);
+    }
+    allreduce_sum(comm_, grad.data(), static_cast<int>(grad.size()));
+    allreduce_sum(comm_, &loss, 1);
+    loss /= o_.batch;
+    check_loss(loss, "value", k, s);
+    adam.step(net.params(), grad, o_.value_steps);
+    if (4 * s >= 3 * o_.value_steps) tail += loss, ++tail_n;
+  }
+  MPI_Bcast(net.params().data(), net.n_params(), MPI_DOUBLE, 0, comm_);
+  (void)d;
+  return tail / std::max(tail_n, 1);
+}
+
+// Policy improvement.  Loss: mean over pairs of w_i |u_theta(t_i, Y_i) - target|^2 with
+//   continuous: target = gain(t_i) grad V_psi(t_i, Y_i)                 (B grad V / (beta Lambda))
+//   discrete:   target = sigma_i^2/(beta_i b_i) grad V_psi(t_{i+1}, Y_{i+1})
+// (the targets of each minibatch are computed from the fitted V_psi on the fly).
+double NeuralPiftSolver::fit_control(int k, const Paths& P) {
+  const int N = P.nsteps(), d = p_.dim;
+  const long n = P.n();
+  const bool discrete = o_.mode == "discrete";
+  // Per step: the improvement gain, and the loss weight: the running-cost
+  // weight Lambda (beta_t b^2/sigma^2 for the chain), normalised to mean one,
+  // so the fit is accurate in the metric of the objective (for eta > 0 the
+  // path KL): where g^2 is large an error of u costs most.
+  std::vector<double> gain(N), weight(N);
+  std::unique_ptr<DdpmChain> chain;
+  if (discrete) chain = std::make_unique<DdpmChain>(p_, N);
+  double wsum = 0;
+  for (int i = 0; i < N; ++i) {
+    const ControlCoefficients c = p_.control.coefficients(times_[i]);
+    gain[i] = discrete ? chain->step(i).improvement_gain() : c.gain();
+    weight[i] = discrete ? chain->step(i).c() : c.beta * c.Lambda;
+    wsum += weight[i];
+  }
+  for (double& w : weight) w *= N / wsum;
+  const Pairs pairs = stack_inputs(*fields_, times_, P.Y, N);
+  const nn::Mlp& vnet = fields_->value_net();
+  nn::Mlp& net = fields_->control_net();
+  nn::Adam adam(net.n_params(), o_.adam);
+  Minibatches batches(o_.seed * 6271 + 130363ULL * k + 2, o_.paths, N, first_path_, n, o_.batch);
+  Matrix Xb, Xv, Yb, Gin, target, dY;
+  Vector grad(net.n_params());
+  nn::MlpTape tape;
+  double tail = 0;
+  int tail_n = 0;
+  for (int s = 0; s < o_.control_steps; ++s) {
+    const std::vector<long>& idx = batches.next();
+    const int bl = static_cast<int>(idx.size());
+    Xb.resize(pairs.In.rows(), bl);
+    Xv.resize(pairs.In.rows(), bl);
+    target.resize(d, bl);
+    for (int b = 0; b < bl; ++b) {
+      Xb.col(b) = pairs.In.col(idx[b]);
+      // The gradient of V is taken at (t_i, Y_i), or at (t_{i+1}, Y_{i+1}) for the chain.
+      Xv.col(b) = pairs.In.col(discrete ? idx[b] + n : idx[b]);
+    }
+    double loss = 0;
+    grad.setZero();
+    if (bl > 0) {
+      vnet.input_gradient(Xv, Gin);
+      for (int b = 0; b < bl; ++b) {
+        const long q = discrete ? idx[b] + n : idx[b];
+        const int i = static_cast<int>(idx[b] / n), iv = static_cast<int>(q / n);
+        const auto x = pairs.In.col(q).head(d);
+        target.col(b) = gain[i] * (p_.reward->gradient(x) + (1 - times_[iv] / p_.T()) * Gin.col(b).head(d));
+      }
+      net.forward(Xb, Yb, tape);
+      dY = Yb - target;
+      for (int b = 0; b < bl; ++b) {
+        const double w = weight[idx[b] / n];
+        loss += w * dY.col(b).squaredNorm();
+        dY.col(b) *= 2.0 * w / o_.batch;
+      }
+      net.backward(tape, dY, grad);
+    }
+    allreduce_sum(comm_, grad.data(), static_cast<int>(grad.size()));
+    allreduce_sum(comm_, &loss, 1);
+    loss /= o_.batch;
+    check_loss(loss, "control", k, s);
+    adam.step(net.params(), grad, o_.control_steps);
+    if (4 * s >= 3 * o_.control_steps) tail += loss, ++tail_n;
+  }
+  MPI_Bcast(net.params().data(), net.n_params(), MPI_DOUBLE, 0, comm_);
+  return tail / std::max(tail_n, 1);
+}
+
+}  // namespace hjbft

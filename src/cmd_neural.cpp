@@ -1,0 +1,103 @@
+// hjbft neural: neural PI-FT (solvers/neural/), writing the networks' V and u
+// on the output grid in the common layout, the per-iteration /history, the
+// weights (/networks/value, /networks/control) and the summary attributes.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "hjbft/errors.hpp"
+#include "hjbft/field_io.hpp"
+#include "hjbft/neural_pift.hpp"
+#include "hjbft/options_util.hpp"
+#include "hjbft/xdmf.hpp"
+
+namespace hjbft {
+
+namespace {
+
+// The reference the iterates are measured against (null: none).
+std::unique_ptr<ControlSource> make_reference(const Problem& p, const NeuralOptions& o) {
+  if (o.reference == "none") return nullptr;
+  if (o.reference == "auto") {
+    // The closed form is the continuous problem's answer: for the discrete
+    // chain it is not the reference (that is hjbft bellman's result).
+    if (o.mode == "discrete") return nullptr;
+    try {
+      return make_exact_control(p);
+    } catch (const InputError&) {
+      return nullptr;  // no closed form: no errors, only the objective and the regularity
+    }
+  }
+  if (o.reference != "exact" && o.reference.rfind("grid:", 0) != 0)
+    throw InputError("-neural_reference", "unknown reference '" + o.reference +
+                                              "' (allowed: auto, none, exact, grid:FILE.h5)");
+  try {
+    return make_control_source(p, o.reference);
+  } catch (const InputError& e) {
+    // Same message, under the option the user gave.
+    const std::string what = e.what();
+    throw InputError("-neural_reference", what.substr(what.find(": ") + 2));
+  }
+}
+
+}  // namespace
+
+int cmd_neural(MPI_Comm comm) {
+  ProblemOptions po;
+  HJBFT_PETSC(ReadProblemOptions(comm, &po));
+  GridOptions go;
+  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  NeuralOptions no;
+  no.adam.lr = 3e-3;
+  no.adam.schedule = "cosine";
+  HJBFT_PETSC(ReadNeuralOptions(comm, &no));
+  const std::string out = read_output_option(comm, "neural.h5");
+  if (help_requested()) return 0;
+
+  int size;
+  MPI_Comm_size(comm, &size);
+  validate(no, size);
+  const Problem problem = build_problem(po);
+  // The discrete chain lives at t = j T/K: the output grid saves at those times.
+  if (no.mode == "discrete") go.nt = no.nsteps;
+  const Grid grid(comm, problem, go);
+  const std::unique_ptr<ControlSource> reference = make_reference(problem, no);
+  HJBFT_PETSC(PetscPrintf(comm, "hjbft neural: %s\n  %s\n  reference: %s\n", problem.describe().c_str(),
+                          grid.describe().c_str(), reference ? reference->name().c_str() : "none"));
+  FieldWriter writer(grid, out, "neural/" + no.mode);  // fails early on a bad -o
+  NeuralPiftSolver solver(comm, problem, grid, no, reference.get());
+  const bool completed = solver.run();
+
+  ::Vec V, U;
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
+  try {
+    for (std::size_t i = 0; i < grid.saved_steps().size(); ++i) {
+      solver.fields_on_grid(static_cast<int>(i), V, U);
+      writer.write_value(static_cast<int>(i), V);
+      writer.write_control(static_cast<int>(i), U);
+    }
+  } catch (...) {
+    VecDestroy(&V);
+    VecDestroy(&U);
+    throw;
+  }
+  HJBFT_PETSC(VecDestroy(&V));
+  HJBFT_PETSC(VecDestroy(&U));
+  for (const auto& [name, col] : solver.history().columns) writer.write_series("/history/" + name, col);
+  solver.fields().value_net().save(writer.handle(), "/networks/value");
+  solver.fields().control_net().save(writer.handle(), "/networks/control");
+  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  writer.set_attribute("reference", reference ? reference->name() : std::string("none"));
+  writer.set_attribute("neural_evaluation", no.evaluation);
+  if (!completed) writer.set_attribute("stop_reason", solver.stop_reason());
+  writer.set_attribute("options", all_options_string());
+  writer.set_attribute("problem", problem.describe());
+  writer.commit();
+  write_xdmf(grid, out, {"value"}, true);
+  HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs; wrote %s\n", solver.summary().at("wall_time"), out.c_str()));
+  if (!completed)
+    throw SolverError("neural PI-FT stopped: " + solver.stop_reason() + "; the iterations up to there are in " + out);
+  return 0;
+}
+
+}  // namespace hjbft
