@@ -13,6 +13,7 @@ int cmd_solve(MPI_Comm comm);
 int cmd_exact(MPI_Comm comm);
 int cmd_compare(MPI_Comm comm);  // exit status 4: the files differ by more than -tol
 int cmd_bellman(MPI_Comm comm);  // src/cmd_bellman.cpp: discrete-time Bellman ground truth
+int cmd_pg(MPI_Comm comm);       // src/cmd_pg.cpp: policy gradient (issue 6)
 
 // Non-option arguments after the command (hjbft compare A.h5 B.h5), in order.
 // Only commands marked so in main.cpp's table accept them; the others fail on any.

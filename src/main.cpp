@@ -23,7 +23,8 @@ static const char help[] =
     "  compare   hjbft compare A.h5 B.h5 [-tol X]: errors between two results on the same grid\n"
     "  sample    draw samples of the reference or fine-tuned sampler, measure them, write HDF5\n"
     "  neural    neural PI-FT: value and control networks by policy iteration, measured against a reference\n"
-    "  bellman   discrete-time ground truth: the Bellman recursion of the K-step DDPM chain on a grid\n\n"
+    "  bellman   discrete-time ground truth: the Bellman recursion of the K-step DDPM chain on a grid\n"
+    "  pg        policy gradient (scores as actions): lr / td / pathwise estimators, measured against a reference\n\n"
     "Options come from the command line, -options_file FILE or -options_file_yaml FILE.\n"
     "Options that no part of the program used are reported at the end of the run.\n";
 
@@ -41,7 +42,7 @@ struct Command {
 };
 const Command kCommands[] = {{"solve", hjbft::cmd_solve}, {"exact", hjbft::cmd_exact}, {"compare", hjbft::cmd_compare, true},
                              {"sample", hjbft::cmd_sample}, {"neural", hjbft::cmd_neural},
-                             {"bellman", hjbft::cmd_bellman}};
+                             {"bellman", hjbft::cmd_bellman}, {"pg", hjbft::cmd_pg}};
 
 std::vector<std::string> g_positional;
 

@@ -1,0 +1,211 @@
+#pragma once
+// Continuous-time policy gradient, "scores as actions" (issue 6): the policy
+// is the score a = s_pre + u_theta of the eta-sampler (DESIGN.md section 2),
+// the objective that of section 3 on its Euler-Maruyama discretization with
+// K steps t_0 = 0 < ... < t_K = T, dt_i = t_{i+1} - t_i:
+//
+//   Y_{i+1} = Y_i + (b_i(Y_i) + B_i u_i) dt_i + Sigma_i sqrt(dt_i) xi_i,   u_i = u_theta(t_i, Y_i),
+//   J(theta) = E[ r(Y_K) - sum_i c_i ],   c_i = beta_i/2 Lambda_i |u_i|^2 dt_i.
+//
+// Every estimator here has the form  g = (1/n) sum_paths sum_i (du_i/dtheta)^T W_i
+// for per-step weights W_i (d x n), so a policy only needs a
+// vector-Jacobian product (PgPolicy::vjp).  docs/policy_gradient.md derives
+// each one and says when it is exactly unbiased for the discretized J:
+//
+//   lr       (DDPO-style) W_i = B_i sqrt(dt_i)/Sigma_i xi_i (R - b) - beta_i Lambda_i dt_i u_i,
+//            R = r(Y_K) - sum_j c_j the whole-path return (or, causal, r(Y_K) - sum_{j>i} c_j),
+//            b a constant baseline.  Unbiased for any constant b.  eta > 0 only.
+//   td       W_i = B_i sqrt(dt_i)/Sigma_i xi_i A_i - beta_i Lambda_i dt_i u_i,
+//            A_i = V_{i+1}(Y_{i+1}) - c_i - V_i(Y_i).  Unbiased when V_{i+1} is the exact
+//            value of the current policy on the K-step chain (V_i may be any function: a baseline).
+//   pathwise W_i = B_i dt_i grad V_{i+1}(Y_{i+1}) - beta_i Lambda_i dt_i u_i.  Unbiased under the
+//            same condition; the only one defined for eta = 0 (Sigma = 0, the ODE sampler).
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hjbft/neural_pift.hpp"
+#include "hjbft/problem.hpp"
+
+namespace hjbft {
+
+// ---------------------------------------------------------------- policies
+// u_theta(t, y) for batches of points (columns) with a parameter vector.
+class PgPolicy {
+public:
+  virtual ~PgPolicy() = default;
+  virtual int n_params() const = 0;
+  virtual Vector& params() = 0;
+  virtual void control(double t, const Matrix& Y, Matrix& U) const = 0;  // Y, U: d x n
+  // grad += sum_j (d u(t, Y_j) / d theta)^T W_j  (W: d x n).
+  virtual void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const = 0;
+};
+
+// u = theta_0 * e: a constant score shift (one parameter, du/dtheta = e).
+class ConstantShiftPolicy final : public PgPolicy {
+public:
+  ConstantShiftPolicy(Vector e, double theta);
+  int n_params() const override { return 1; }
+  Vector& params() override { return theta_; }
+  void control(double t, const Matrix& Y, Matrix& U) const override;
+  void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const override;
+
+private:
+  Vector e_, theta_;
+};
+
+// ---------------------------------------------------------------- values
+// The value of the current policy on the time grid (index i <-> t_i).
+class PgValue {
+public:
+  virtual ~PgValue() = default;
+  virtual void value(int i, double t, const Matrix& Y, Vector& V) const = 0;
+  virtual void gradient(int i, double t, const Matrix& Y, Matrix& G) const = 0;  // d x n
+};
+
+// The exact value of a policy that is constant in y (e.g. ConstantShiftPolicy)
+// on the K-step chain, when the reference drift is affine in y (one Gaussian
+// data component, exact score) and the reward is linear (r = w.x):
+//   V_i(y) = w . (Phi_i y + kappa_i) - sum_{j >= i} c_j,
+// from the backward recursion of the conditional mean E[Y_K | Y_i = y] (no
+// sampling).  Throws std::invalid_argument when the problem is not of that kind.
+class AffineChainValue final : public PgValue {
+public:
+  AffineChainValue(const Problem& p, const std::vector<double>& times, const PgPolicy& policy);
+  void value(int i, double t, const Matrix& Y, Vector& V) const override;
+  void gradient(int i, double t, const Matrix& Y, Matrix& G) const override;
+  double objective_at(const Vector& y0) const;  // V_0(y0)
+
+private:
+  Vector w_;
+  std::vector<Matrix> Phi_;  // d x d
+  std::vector<Vector> kappa_;
+  std::vector<double> cost_to_go_;
+};
+
+// Exact J(theta) of the K-step chain for a policy constant in y, affine drift,
+// linear reward and initial mean m0: the mean recursion m_{i+1} = m_i + (b_i(m_i)
+// + B_i u_i) dt_i (exact: the chain is linear), no sampling.
+double affine_chain_objective(const Problem& p, const std::vector<double>& times, const PgPolicy& policy,
+                              const Vector& m0);
+
+// ---------------------------------------------------------------- paths
+// One batch of Euler-Maruyama paths under a policy: states Y[i] (d x n,
+// i = 0..K), controls U[i] and standardized noise xi[i] (i < K), step costs
+// (K x n) and terminal rewards.
+struct PgPaths {
+  std::vector<double> times;
+  std::vector<Matrix> Y, U, xi;
+  Matrix cost;
+  Vector reward;
+  int nsteps() const { return static_cast<int>(times.size()) - 1; }
+  long n() const { return Y.empty() ? 0 : static_cast<long>(Y[0].cols()); }
+  Vector returns() const;  // r(Y_K) - sum_i c_i per path
+};
+
+// Uniform grid of K steps on [0, T].
+std::vector<double> uniform_times(double T, int K);
+
+// Paths whose noise comes from per-path streams path_stream(seed, first_id + j, 7) (the
+// same streams as neural PI-FT), starting from the rows of Y0 (n x d).
+void simulate_pg_paths(const Problem& p, const PgPolicy& policy, const std::vector<double>& times,
+                       const Matrix& Y0, std::uint64_t seed, long first_id, PgPaths& P);
+
+// ---------------------------------------------------------------- estimators
+enum class PgEstimator { lr, td, pathwise };
+PgEstimator pg_estimator_from_string(const std::string& s, const std::string& option);  // InputError(option)
+std::string to_string(PgEstimator e);
+
+struct PgEstimatorOptions {
+  PgEstimator kind = PgEstimator::lr;
+  bool causal = false;    // lr: reward-to-go r(Y_K) - sum_{j>i} c_j instead of the whole return
+  double baseline = 0.0;  // lr: constant baseline (must not depend on this batch to stay unbiased)
+  bool per_path = false;  // also return each path's estimate (n_params x n; for variances)
+};
+
+struct PgGradient {
+  Vector mean;      // the estimate: average over the batch
+  Matrix per_path;  // n_params x n when requested
+};
+
+// The gradient estimate of J at the policy that generated P.  `value` is required
+// by td and pathwise.  Throws std::invalid_argument for lr/td with eta = 0 (no
+// transition density) or a missing value.
+PgGradient estimate_gradient(const Problem& p, const PgPolicy& policy, const PgPaths& P, const PgValue* value,
+                             const PgEstimatorOptions& o);
+
+// The per-step weights W_i (d x n) of the estimators (for tests and PPO-type objectives).
+std::vector<Matrix> estimator_weights(const Problem& p, const PgPaths& P, const PgValue* value,
+                                      const PgEstimatorOptions& o);
+
+// ---------------------------------------------------------------- advantage rate
+// Continuous-time advantage rate of the control u (action a = s_pre + u) against
+// the policy's control u_pi at (t, y), for the value V of the policy
+// (dV/dt + (b + B u_pi).grad V + Sigma^2/2 Lap V - beta/2 Lambda |u_pi|^2 = 0):
+//   q(t, y, u) = B (u - u_pi) . grad V - beta/2 Lambda (|u|^2 - |u_pi|^2).
+// It vanishes at u = u_pi and is maximal at u = B grad V / (beta Lambda) (the PI-FT improvement).
+double advantage_rate(const ControlCoefficients& c, const Vector& gradV, const Vector& u, const Vector& u_pi);
+
+// ---------------------------------------------------------------- networks
+// The control network of NeuralFields as a policy (vjp: one backward pass).
+class NeuralControlPolicy final : public PgPolicy {
+public:
+  explicit NeuralControlPolicy(NeuralFields& f) : f_(f) {}
+  int n_params() const override { return f_.control_net().n_params(); }
+  Vector& params() override { return f_.control_net().params(); }
+  void control(double t, const Matrix& Y, Matrix& U) const override { f_.control(t, Y, U); }
+  void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const override;
+
+private:
+  NeuralFields& f_;
+};
+
+// The value network of NeuralFields (V(t, x) = r(x) + (1 - t/T) N) as a PgValue.
+class NeuralValue final : public PgValue {
+public:
+  explicit NeuralValue(const NeuralFields& f) : f_(f) {}
+  void value(int, double t, const Matrix& Y, Vector& V) const override { f_.value(t, Y, V); }
+  void gradient(int, double t, const Matrix& Y, Matrix& G) const override { f_.value_gradient(t, Y, G); }
+
+private:
+  const NeuralFields& f_;
+};
+
+// ---------------------------------------------------------------- training
+struct PgOptions {
+  std::string estimator_name = "td";
+  PgEstimator estimator = PgEstimator::td;  // set by validate from estimator_name
+  bool causal = false;   // lr: reward-to-go
+  nn::AdamOptions adam;  // the policy's optimizer (-pg_lr)
+  std::string reference = "auto";  // auto | none | exact | grid:FILE.h5
+};
+
+PetscErrorCode ReadPgOptions(MPI_Comm comm, PgOptions* o, NeuralOptions* no);
+// Throws InputError naming the option (-pg_estimator, -pg_paths, -pg_steps, -pg_iterations,
+// -pg_lr, -pg_causal); sets o->estimator.
+void validate(PgOptions* o, const NeuralOptions& no, const Problem& p, int size);
+
+// Policy-gradient training of the control network, reusing neural PI-FT's
+// simulation (Euler-Maruyama, per-path streams), TD/MC value fit, data-parallel
+// reductions, measurement against the reference and /history: each outer
+// iteration simulates the current policy, fits V to it, then takes ONE Adam
+// ascent step on the control network along the chosen estimator (full batch,
+// summed over ranks).  lr uses the previous iteration's mean return as its
+// baseline (independent of the batch, so unbiased).
+class PgSolver final : public NeuralPiftSolver {
+public:
+  PgSolver(MPI_Comm comm, const Problem& p, const Grid& g, NeuralOptions no, PgOptions po,
+           const ControlSource* reference);
+
+protected:
+  double fit_control(int k, const Paths& P) override;
+
+private:
+  PgOptions po_;
+  nn::Adam adam_;
+  double baseline_ = 0;
+};
+
+}  // namespace hjbft

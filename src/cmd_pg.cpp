@@ -1,0 +1,105 @@
+// hjbft pg: policy-gradient training of the control network (solvers/pg/),
+// writing V and u on the output grid in the common layout (DESIGN.md section
+// 6), one /history entry per iteration, the weights and the summary
+// attributes -- the same file as hjbft neural, so the two compare directly.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "hjbft/errors.hpp"
+#include "hjbft/field_io.hpp"
+#include "hjbft/options_util.hpp"
+#include "hjbft/policy_gradient.hpp"
+#include "hjbft/xdmf.hpp"
+
+namespace hjbft {
+
+namespace {
+
+std::unique_ptr<ControlSource> make_pg_reference(const Problem& p, const std::string& ref) {
+  if (ref == "none") return nullptr;
+  if (ref == "auto") {
+    try {
+      return make_exact_control(p);
+    } catch (const InputError&) {
+      return nullptr;
+    }
+  }
+  if (ref != "exact" && ref.rfind("grid:", 0) != 0)
+    throw InputError("-pg_reference", "unknown reference '" + ref + "' (allowed: auto, none, exact, grid:FILE.h5)");
+  try {
+    return make_control_source(p, ref);
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    throw InputError("-pg_reference", what.substr(what.find(": ") + 2));
+  }
+}
+
+}  // namespace
+
+int cmd_pg(MPI_Comm comm) {
+  ProblemOptions po;
+  HJBFT_PETSC(ReadProblemOptions(comm, &po));
+  GridOptions go;
+  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  NeuralOptions no;  // the value network and its fit
+  no.adam.lr = 3e-3;
+  no.adam.schedule = "cosine";
+  no.outer = 100;
+  no.value_steps = 200;
+  no.diverge = 1e6;  // Adam's first steps move only the last layer: later changes are naturally larger
+  HJBFT_PETSC(ReadNeuralOptions(comm, &no));
+  PgOptions pg;
+  pg.adam.lr = 1e-2;
+  HJBFT_PETSC(ReadPgOptions(comm, &pg, &no));
+  const std::string out = read_output_option(comm, "pg.h5");
+  if (help_requested()) return 0;
+
+  int size;
+  MPI_Comm_size(comm, &size);
+  const Problem problem = build_problem(po);
+  validate(&pg, no, problem, size);  // -pg_* names first
+  validate(no, size);
+  const Grid grid(comm, problem, go);
+  const std::unique_ptr<ControlSource> reference = make_pg_reference(problem, pg.reference);
+  HJBFT_PETSC(PetscPrintf(comm, "hjbft pg (%s estimator): %s\n  %s\n  reference: %s\n",
+                          pg.estimator_name.c_str(), problem.describe().c_str(), grid.describe().c_str(),
+                          reference ? reference->name().c_str() : "none"));
+  FieldWriter writer(grid, out, "pg/" + to_string(pg.estimator));  // fails early on a bad -o
+  PgSolver solver(comm, problem, grid, no, pg, reference.get());
+  const bool completed = solver.run();
+
+  ::Vec V, U;
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
+  try {
+    for (std::size_t i = 0; i < grid.saved_steps().size(); ++i) {
+      solver.fields_on_grid(static_cast<int>(i), V, U);
+      writer.write_value(static_cast<int>(i), V);
+      writer.write_control(static_cast<int>(i), U);
+    }
+  } catch (...) {
+    VecDestroy(&V);
+    VecDestroy(&U);
+    throw;
+  }
+  HJBFT_PETSC(VecDestroy(&V));
+  HJBFT_PETSC(VecDestroy(&U));
+  for (const auto& [name, col] : solver.history().columns) writer.write_series("/history/" + name, col);
+  solver.fields().value_net().save(writer.handle(), "/networks/value");
+  solver.fields().control_net().save(writer.handle(), "/networks/control");
+  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  writer.set_attribute("reference", reference ? reference->name() : std::string("none"));
+  writer.set_attribute("pg_estimator", to_string(pg.estimator));
+  if (!completed) writer.set_attribute("stop_reason", solver.stop_reason());
+  writer.set_attribute("options", all_options_string());
+  writer.set_attribute("problem", problem.describe());
+  writer.commit();
+  write_xdmf(grid, out, {"value"}, true);
+  HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs; wrote %s\n", solver.summary().at("wall_time"), out.c_str()));
+  if (!completed)
+    throw SolverError("policy gradient stopped: " + solver.stop_reason() + "; the iterations up to there are in " +
+                      out);
+  return 0;
+}
+
+}  // namespace hjbft
