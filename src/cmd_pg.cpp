@@ -13,29 +13,6 @@
 
 namespace hjbft {
 
-namespace {
-
-std::unique_ptr<ControlSource> make_pg_reference(const Problem& p, const std::string& ref) {
-  if (ref == "none") return nullptr;
-  if (ref == "auto") {
-    try {
-      return make_exact_control(p);
-    } catch (const InputError&) {
-      return nullptr;
-    }
-  }
-  if (ref != "exact" && ref.rfind("grid:", 0) != 0)
-    throw InputError("-pg_reference", "unknown reference '" + ref + "' (allowed: auto, none, exact, grid:FILE.h5)");
-  try {
-    return make_control_source(p, ref);
-  } catch (const InputError& e) {
-    const std::string what = e.what();
-    throw InputError("-pg_reference", what.substr(what.find(": ") + 2));
-  }
-}
-
-}  // namespace
-
 int cmd_pg(MPI_Comm comm) {
   ProblemOptions po;
   HJBFT_PETSC(ReadProblemOptions(comm, &po));
@@ -60,7 +37,8 @@ int cmd_pg(MPI_Comm comm) {
   validate(&pg, no, problem, size);  // -pg_* names first
   validate(no, size);
   const Grid grid(comm, problem, go);
-  const std::unique_ptr<ControlSource> reference = make_pg_reference(problem, pg.reference);
+  const std::unique_ptr<ControlSource> reference =
+      make_neural_reference(problem, pg.reference, "-pg_reference", true);
   HJBFT_PETSC(PetscPrintf(comm, "hjbft pg (%s estimator): %s\n  %s\n  reference: %s\n",
                           pg.estimator_name.c_str(), problem.describe().c_str(), grid.describe().c_str(),
                           reference ? reference->name().c_str() : "none"));
@@ -68,33 +46,7 @@ int cmd_pg(MPI_Comm comm) {
   PgSolver solver(comm, problem, grid, no, pg, reference.get());
   const bool completed = solver.run();
 
-  ::Vec V, U;
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
-  try {
-    for (std::size_t i = 0; i < grid.saved_steps().size(); ++i) {
-      solver.fields_on_grid(static_cast<int>(i), V, U);
-      writer.write_value(static_cast<int>(i), V);
-      writer.write_control(static_cast<int>(i), U);
-    }
-  } catch (...) {
-    VecDestroy(&V);
-    VecDestroy(&U);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&V));
-  HJBFT_PETSC(VecDestroy(&U));
-  for (const auto& [name, col] : solver.history().columns) writer.write_series("/history/" + name, col);
-  solver.fields().value_net().save(writer.handle(), "/networks/value");
-  solver.fields().control_net().save(writer.handle(), "/networks/control");
-  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
-  writer.set_attribute("reference", reference ? reference->name() : std::string("none"));
-  writer.set_attribute("pg_estimator", to_string(pg.estimator));
-  if (!completed) writer.set_attribute("stop_reason", solver.stop_reason());
-  writer.set_attribute("options", all_options_string());
-  writer.set_attribute("problem", problem.describe());
-  writer.commit();
-  write_xdmf(grid, out, {"value"}, true);
+  write_neural_result(writer, problem, grid, solver, reference.get(), {{"pg_estimator", to_string(pg.estimator)}});
   HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs; wrote %s\n", solver.summary().at("wall_time"), out.c_str()));
   if (!completed)
     throw SolverError("policy gradient stopped: " + solver.stop_reason() + "; the iterations up to there are in " +
