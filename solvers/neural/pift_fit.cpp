@@ -58,29 +58,6 @@ void check_loss(double loss, const char* what, int k, int step) {
   throw SolverError(s.str());
 }
 
-// Training pairs (i, j) -> column i * n + j of the stacked inputs.
-struct Pairs {
-  Matrix In;                    // network inputs [x; emb(t_i)]
-  std::vector<double> t;        // t_i per column
-  long n = 0;                   // paths
-  int nsteps = 0;
-};
-
-Pairs stack_inputs(const NeuralFields& f, const std::vector<double>& times, const std::vector<Matrix>& Y, int nsteps) {
-  Pairs P;
-  P.n = Y[0].cols();
-  P.nsteps = nsteps;
-  const long M = P.n * (nsteps + 1);
-  Matrix X(f.dim(), M);
-  P.t.resize(M);
-  for (int i = 0; i <= nsteps; ++i) {
-    X.middleCols(i * P.n, P.n) = Y[i];
-    std::fill(P.t.begin() + i * P.n, P.t.begin() + (i + 1) * P.n, times[i]);
-  }
-  f.inputs(P.t, X, P.In);
-  return P;
-}
-
 }  // namespace
 
 // Policy evaluation.  Loss: mean over pairs of (V_psi(t_i, Y_i) - target)^2 with
@@ -90,7 +67,6 @@ Pairs stack_inputs(const NeuralFields& f, const std::vector<double>& times, cons
 double NeuralPiftSolver::fit_value(int k, const Paths& P) {
   const int N = P.nsteps(), d = p_.dim;
   const long n = P.n();
-  const Pairs pairs = stack_inputs(*fields_, times_, P.Y, N);
   // Per pair: r(Y_i), the weight (1 - t_i/T) of the network, the MC target.
   Vector r(n * (N + 1)), w(n * (N + 1)), G(n * N);
   for (int i = 0; i <= N; ++i)
@@ -119,13 +95,13 @@ double NeuralPiftSolver::fit_value(int k, const Paths& P) {
     if (td && s % o_.td_refresh == 0) frozen.params() = net.params();
     const std::vector<long>& idx = batches.next();
     const int bl = static_cast<int>(idx.size());
-    Xb.resize(pairs.In.rows(), bl);
-    Xn.resize(pairs.In.rows(), bl);
+    Xb.resize(P.In.rows(), bl);
+    Xn.resize(P.In.rows(), bl);
     dY.resize(1, bl);
     target.resize(bl);
-    for (int b = 0; b < bl; ++b) Xb.col(b) = pairs.In.col(idx[b]);
+    for (int b = 0; b < bl; ++b) Xb.col(b) = P.In.col(idx[b]);
     if (td && bl > 0) {
-      for (int b = 0; b < bl; ++b) Xn.col(b) = pairs.In.col(idx[b] + n);
+      for (int b = 0; b < bl; ++b) Xn.col(b) = P.In.col(idx[b] + n);
       frozen.forward(Xn, Yn);
       for (int b = 0; b < bl; ++b) {
         const long q = idx[b], qn = q + n;  // (i, j) and (i + 1, j)
@@ -182,7 +158,6 @@ double NeuralPiftSolver::fit_control(int k, const Paths& P) {
     wsum += weight[i];
   }
   for (double& w : weight) w *= N / wsum;
-  const Pairs pairs = stack_inputs(*fields_, times_, P.Y, N);
   const nn::Mlp& vnet = fields_->value_net();
   nn::Mlp& net = fields_->control_net();
   nn::Adam adam(net.n_params(), o_.adam);
@@ -195,13 +170,13 @@ double NeuralPiftSolver::fit_control(int k, const Paths& P) {
   for (int s = 0; s < o_.control_steps; ++s) {
     const std::vector<long>& idx = batches.next();
     const int bl = static_cast<int>(idx.size());
-    Xb.resize(pairs.In.rows(), bl);
-    Xv.resize(pairs.In.rows(), bl);
+    Xb.resize(P.In.rows(), bl);
+    Xv.resize(P.In.rows(), bl);
     target.resize(d, bl);
     for (int b = 0; b < bl; ++b) {
-      Xb.col(b) = pairs.In.col(idx[b]);
+      Xb.col(b) = P.In.col(idx[b]);
       // The gradient of V is taken at (t_i, Y_i), or at (t_{i+1}, Y_{i+1}) for the chain.
-      Xv.col(b) = pairs.In.col(discrete ? idx[b] + n : idx[b]);
+      Xv.col(b) = P.In.col(discrete ? idx[b] + n : idx[b]);
     }
     double loss = 0;
     grad.setZero();
@@ -210,7 +185,7 @@ double NeuralPiftSolver::fit_control(int k, const Paths& P) {
       for (int b = 0; b < bl; ++b) {
         const long q = discrete ? idx[b] + n : idx[b];
         const int i = static_cast<int>(idx[b] / n), iv = static_cast<int>(q / n);
-        const auto x = pairs.In.col(q).head(d);
+        const auto x = P.In.col(q).head(d);
         target.col(b) = gain[i] * (p_.reward->gradient(x) + (1 - times_[iv] / p_.T()) * Gin.col(b).head(d));
       }
       net.forward(Xb, Yb, tape);

@@ -8,11 +8,14 @@ namespace hjbft {
 
 // One outer iteration's paths on this rank: states Y[i] (d x n) at the
 // simulation times t_0 = 0 < ... < t_N = T, the running cost of each step
-// (N x n; KL-weighted for the discrete chain) and the terminal reward.
+// (N x n; KL-weighted for the discrete chain), the terminal reward, and the
+// network inputs [Y_i; emb(t_i)] of every pair (i, j) as column i * n + j
+// (built once, used by both fits).
 struct NeuralPiftSolver::Paths {
   std::vector<Matrix> Y;
   Matrix cost;
   Vector reward;
+  Matrix In;
   int nsteps() const { return static_cast<int>(Y.size()) - 1; }
   long n() const { return Y.empty() ? 0 : static_cast<long>(Y[0].cols()); }
 };

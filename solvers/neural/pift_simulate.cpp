@@ -77,6 +77,13 @@ void NeuralPiftSolver::simulate(int k, Paths& P) const {
   }
   P.reward.resize(n);
   for (long j = 0; j < n; ++j) P.reward[j] = p_.reward->value(P.Y[N].col(j));
+  Matrix X(d, n * (N + 1));
+  std::vector<double> t(X.cols());
+  for (int i = 0; i <= N; ++i) {
+    X.middleCols(i * n, n) = P.Y[i];
+    std::fill(t.begin() + i * n, t.begin() + (i + 1) * n, times_[i]);
+  }
+  fields_->inputs(t, X, P.In);
 }
 
 }  // namespace hjbft
