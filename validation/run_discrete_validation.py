@@ -32,6 +32,8 @@ import time
 try:
     import h5py
     import numpy as np
+
+    from h5result import read_result
 except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_discrete_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
@@ -108,18 +110,7 @@ def run(ctx, name, command, opts, nproc=None, timeout=1200):
          "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), "file": out, "attrs": {}, "hist": {},
          "cmd": " ".join(["hjbft", command] + opts)}
     if rc == 0 and os.path.exists(out):
-        with h5py.File(out, "r") as f:
-            for k, v in f.attrs.items():
-                if isinstance(v, bytes):
-                    v = v.decode(errors="replace").rstrip("\0")
-                elif isinstance(v, np.ndarray):
-                    v = v.tolist()
-                elif isinstance(v, (np.floating, np.integer)):
-                    v = float(v)
-                r["attrs"][k] = v
-            if "history" in f:
-                for k in f["history"]:
-                    r["hist"][k] = [float(x) for x in f["history"][k][:]]
+        r["attrs"], r["hist"] = read_result(out)
     print("  %-40s rc %d %7.1fs  %s" % (name, rc, wall, r["error"]), flush=True)
     ctx.results[name] = {k: v for k, v in r.items() if k != "file"}
     return r

@@ -34,6 +34,8 @@ import time
 try:
     import h5py
     import numpy as np
+
+    from h5result import read_result
 except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_neural_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
@@ -160,18 +162,7 @@ def run(ctx, name, args, nproc=None, timeout=900):
     r = {"name": name, "rc": rc, "wall": wall, "file": out, "text": text, "attrs": {}, "hist": {},
          "cmd": "hjbft " + " ".join(args)}
     if rc == 0 and os.path.exists(out):
-        with h5py.File(out, "r") as f:
-            for k, v in f.attrs.items():
-                if isinstance(v, bytes):
-                    v = v.decode(errors="replace").rstrip("\0")
-                elif isinstance(v, np.ndarray):
-                    v = v.tolist()
-                elif isinstance(v, (np.floating, np.integer)):
-                    v = float(v)
-                r["attrs"][k] = v
-            if "history" in f:
-                for k in f["history"]:
-                    r["hist"][k] = [float(x) for x in f["history"][k][:]]
+        r["attrs"], r["hist"] = read_result(out)
     status = "rc %d" % rc if rc else "ok"
     extra = ""
     if rc == 0 and "error_control_l2" in r["hist"]:

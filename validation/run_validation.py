@@ -29,6 +29,8 @@ import time
 try:
     import h5py
     import numpy as np
+
+    from h5result import read_result
 except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
@@ -132,18 +134,7 @@ def solve(ctx, name, opts, dim, n, nt, nproc=None, out=None, timeout=300):
          "error": error_line(text) if rc else "", "wall": wall, "file": out, "n": n, "nt": nt, "dim": dim,
          "attrs": {}, "hist": {}}
     if rc == 0 and os.path.exists(out):
-        with h5py.File(out, "r") as f:
-            for k, v in f.attrs.items():
-                if isinstance(v, bytes):
-                    v = v.decode(errors="replace").rstrip("\0")
-                elif isinstance(v, np.ndarray):
-                    v = v.tolist()
-                elif isinstance(v, (np.floating, np.integer)):
-                    v = float(v)
-                r["attrs"][k] = v
-            if "history" in f:
-                for k in f["history"]:
-                    r["hist"][k] = [float(x) for x in f["history"][k][:]]
+        r["attrs"], r["hist"] = read_result(out)
     print("  %-34s rc %d  %6.1fs  %s" % (name, rc, wall, r["error"] if rc else
                                            "errV %.3e erru %.3e" % (r["attrs"].get("error_value_sup", float("nan")),
                                                                      r["attrs"].get("error_control_sup", float("nan")))),
