@@ -73,6 +73,10 @@ public:
   void backward(const MlpTape& tape, const Matrix& dY, Vector& grad, Matrix* dX = nullptr) const;
   // For out == 1: G = d net / d X (in x n), the input gradient at every point.
   void input_gradient(const Matrix& X, Matrix& G) const;
+  // Forward mode in the parameters: dY = (d net(X) / d theta) dtheta (out x n),
+  // the directional derivative along dtheta at every point (Fisher-vector
+  // products of the trust-region policy gradient need it).
+  void jvp(const Matrix& X, const Vector& dtheta, Matrix& dY) const;
 
   // HDF5: group `name` (created) under `loc` with dataset "params" and
   // attributes in, hidden, out, activation.  Writing is done by the caller's

@@ -299,6 +299,31 @@ void Mlp::input_gradient(const Matrix& X, Matrix& G) const {
   }
 }
 
+void Mlp::jvp(const Matrix& X, const Vector& dtheta, Matrix& dY) const {
+  check_input(shape_, X);
+  if (dtheta.size() != theta_.size())
+    throw std::invalid_argument("Mlp::jvp: dtheta has size " + std::to_string(dtheta.size()) + ", expected " +
+                                std::to_string(theta_.size()));
+  MlpTape tape;
+  record(X, tape);
+  const int nl = static_cast<int>(layers_.size());
+  Matrix dz, da;  // tangents of the pre-activation and of the layer input (X has none)
+  for (int l = 0; l < nl; ++l) {
+    const Layer& L = layers_[l];
+    const Eigen::Map<const Matrix> dW(dtheta.data() + L.w_offset, L.rows, L.cols);
+    const Eigen::Map<const Vector> db(dtheta.data() + L.b_offset, L.rows);
+    dz.resize(L.rows, X.cols());
+    dz.colwise() = db;
+    dz.noalias() += dW * tape.a[l];
+    if (l > 0) dz.noalias() += W(l) * da;
+    if (l + 1 < nl) {
+      times_derivative(shape_.act, tape.z[l], tape.a[l + 1], dz);
+      da.swap(dz);
+    }
+  }
+  dY = dz;
+}
+
 // ---------------------------------------------------------------------------
 // HDF5
 

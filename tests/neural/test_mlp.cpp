@@ -185,6 +185,40 @@ TEST_CASE("mlp input gradients match finite differences", "[mlp]") {
   }
 }
 
+TEST_CASE("mlp jvp: directional derivatives in the parameters, adjoint of backward", "[mlp]") {
+  const int n = 6;
+  for (const MlpShape& shape : test_shapes()) {
+    INFO("shape " << shape.describe());
+    Mlp net = random_net(shape, 31);
+    const Matrix X = random_matrix(shape.in, n, 32);
+    const Vector v = random_matrix(net.n_params(), 1, 33);
+    Matrix dY;
+    net.jvp(X, v, dY);
+    REQUIRE(dY.rows() == shape.out);
+    REQUIRE(dY.cols() == n);
+    // Central difference along v (theta restored after).
+    const Vector theta = net.params();
+    const double h = 1e-5;
+    Matrix Yp, Ym;
+    net.params() = theta + h * v;
+    net.forward(X, Yp);
+    net.params() = theta - h * v;
+    net.forward(X, Ym);
+    net.params() = theta;
+    CHECK(rel_error(dY, (Yp - Ym) / (2 * h)) < 1e-6);
+    // <J v, W> = <v, J^T W>: forward and reverse mode are adjoint (to rounding).
+    const Matrix W = random_matrix(shape.out, n, 34);
+    MlpTape tape;
+    Matrix Y;
+    net.forward(X, Y, tape);
+    Vector JtW = Vector::Zero(net.n_params());
+    net.backward(tape, W, JtW);
+    CHECK(std::abs((dY.array() * W.array()).sum() - v.dot(JtW)) <= 1e-12 * (1 + std::abs(v.dot(JtW))));
+  }
+  Matrix dY;
+  CHECK_THROWS_AS(Mlp({2, {3}, 1}).jvp(Matrix::Zero(2, 3), Vector::Zero(2), dY), std::invalid_argument);
+}
+
 TEST_CASE("mlp input_gradient refuses out > 1 and may overwrite its input", "[mlp]") {
   Matrix G;
   CHECK_THROWS_AS(Mlp({2, {3}, 2}).input_gradient(Matrix::Zero(2, 3), G), std::invalid_argument);
