@@ -41,7 +41,8 @@ PetscErrorCode ReadSampleOptions(MPI_Comm comm, SampleOptions* o) {
     PetscFunctionReturn(0);
   };
   PetscOptionsBegin(comm, nullptr, "sample: draw and measure samples of the reference / fine-tuned model", nullptr);
-  PetscCall(str(PetscOptionsObject, "-control", "Control: none|exact|grid:FILE.h5", o->control));
+  PetscCall(str(PetscOptionsObject, "-control",
+                "Control: none|exact|grid:FILE.h5|neural:FILE.h5 (networks of hjbft neural or pg)", o->control));
   PetscCall(PetscOptionsInt("-n", "Number of sample paths (all ranks together)", nullptr, o->n, &o->n, nullptr));
   PetscCall(PetscOptionsInt("-nsteps", "Time steps (dopri5: first trial step T/nsteps)", nullptr, o->nsteps,
                             &o->nsteps, nullptr));
