@@ -39,14 +39,15 @@ int cmd_pg(MPI_Comm comm) {
   const Grid grid(comm, problem, go);
   const std::unique_ptr<ControlSource> reference =
       make_neural_reference(problem, pg.reference, "-pg_reference", true);
-  HJBFT_PETSC(PetscPrintf(comm, "hjbft pg (%s estimator): %s\n  %s\n  reference: %s\n",
-                          pg.estimator_name.c_str(), problem.describe().c_str(), grid.describe().c_str(),
+  HJBFT_PETSC(PetscPrintf(comm, "hjbft pg (%s estimator, %s update): %s\n  %s\n  reference: %s\n",
+                          pg.estimator_name.c_str(), pg.method_name.c_str(), problem.describe().c_str(),
+                          grid.describe().c_str(),
                           reference ? reference->name().c_str() : "none"));
   FieldWriter writer(grid, out, "pg/" + to_string(pg.estimator));  // fails early on a bad -o
   PgSolver solver(comm, problem, grid, no, pg, reference.get());
   const bool completed = solver.run();
 
-  write_neural_result(writer, problem, grid, solver, reference.get(), {{"pg_estimator", to_string(pg.estimator)}});
+  write_neural_result(writer, problem, grid, solver, reference.get(), {{"pg_estimator", to_string(pg.estimator)}, {"pg_method", to_string(pg.update.method)}});
   HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs; wrote %s\n", solver.summary().at("wall_time"), out.c_str()));
   if (!completed)
     throw SolverError("policy gradient stopped: " + solver.stop_reason() + "; the iterations up to there are in " +

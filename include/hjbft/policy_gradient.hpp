@@ -41,6 +41,8 @@ public:
   virtual void control(double t, const Matrix& Y, Matrix& U) const = 0;  // Y, U: d x n
   // grad += sum_j (d u(t, Y_j) / d theta)^T W_j  (W: d x n).
   virtual void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const = 0;
+  // dU_j = (d u(t, Y_j) / d theta) v  (d x n): the directional derivative.
+  virtual void jvp(double t, const Matrix& Y, const Vector& v, Matrix& dU) const = 0;
 };
 
 // u = theta_0 * e: a constant score shift (one parameter, du/dtheta = e).
@@ -51,6 +53,7 @@ public:
   Vector& params() override { return theta_; }
   void control(double t, const Matrix& Y, Matrix& U) const override;
   void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const override;
+  void jvp(double t, const Matrix& Y, const Vector& v, Matrix& dU) const override;
 
 private:
   Vector e_, theta_;
@@ -148,6 +151,78 @@ std::vector<Matrix> estimator_weights(const Problem& p, const PgPaths& P, const 
 // It vanishes at u = u_pi and is maximal at u = B grad V / (beta Lambda) (the PI-FT improvement).
 double advantage_rate(const ControlCoefficients& c, const Vector& gradV, const Vector& u, const Vector& u_pi);
 
+// ---------------------------------------------------------------- update rules
+// The local model of J around the policy pi that generated P (controls P.U), as
+// a SUM over the batch (docs/policy_gradient.md section 5):
+//
+//   score form (lr, td; eta > 0):
+//     L(theta) = sum_paths sum_i [ min(rho_i a_i, clip(rho_i, 1-eps, 1+eps) a_i) - a_i ] - (c_i(theta) - c_i),
+//     log rho_i = log p_theta(Y_{i+1}|Y_i) - log p_pi(Y_{i+1}|Y_i)
+//               = B_i sqrt(dt_i)/Sigma_i xi_i.du_i - B_i^2 dt_i/(2 Sigma_i^2) |du_i|^2,   du_i = u_theta,i - U_i,
+//     a_i the estimator's advantage (td: A_i; lr: R - b or the reward-to-go - b);
+//   pathwise form (any eta):
+//     L(theta) = sum_paths sum_i B_i dt_i grad V_{i+1}(Y_{i+1}).du_i - (c_i(theta) - c_i).
+//
+// L(pi) = 0 and grad L(pi) = n x the estimator (every estimator, exactly), so one
+// Adam step on L is the plain policy gradient.  eps = +inf: no clipping.
+struct PgSurrogate {
+  bool score_form = true;
+  Matrix adv;              // K x n: a_i per step and path (score form)
+  std::vector<Matrix> dir; // K of d x n: B_i dt_i grad V_{i+1}(Y_{i+1}) (pathwise form)
+  double clip = 0;         // eps; <= 0 or infinite: no clipping
+};
+PgSurrogate make_surrogate(const Problem& p, const PgPaths& P, const PgValue* value, const PgEstimatorOptions& o);
+
+// Batch sums at the policy's current parameters: the surrogate, the path KL
+// between the chains of pi and of theta on P's states,
+//   kl = sum_paths sum_i Lambda_i dt_i |du_i|^2 / 2
+// (exact: the transitions are Gaussian with the same covariance; for eta = 0 the
+// L2-penalty distance with Lambda = g^2), and the number of clipped (step, path)
+// pairs.  When grad is not null, ADDS dL/dtheta.
+struct SurrogateSums {
+  double value = 0, kl = 0, clipped = 0;
+};
+SurrogateSums evaluate_surrogate(const Problem& p, const PgPolicy& policy, const PgPaths& P, const PgSurrogate& s,
+                                 Vector* grad);
+
+// Fv += sum_paths sum_i Lambda_i dt_i J_i^T J_i v, J_i = du(t_i, Y_i)/dtheta: the
+// Hessian of kl at theta = pi (the Fisher matrix of the chain's path law).
+void fisher_vector_product(const Problem& p, const PgPolicy& policy, const PgPaths& P, const Vector& v, Vector& Fv);
+
+enum class PgMethod { adam, ppo, trust_region };
+PgMethod pg_method_from_string(const std::string& s, const std::string& option);  // InputError(option)
+std::string to_string(PgMethod m);
+
+struct PgUpdateOptions {
+  PgMethod method = PgMethod::adam;
+  int ppo_epochs = 10;      // ppo: Adam steps on the clipped surrogate per batch
+  double ppo_clip = 0.2;    // ppo: eps
+  double kl_max = 0.01;     // trust_region: path KL per update (per path)
+  int cg_iterations = 10;   // trust_region: conjugate-gradient iterations for F s = g
+  double cg_damping = 0.1;  // trust_region: F/n + damping I (as TRPO; also bounds CG's rounding amplification)
+  int backtracks = 10;      // trust_region: step halvings before giving up (no update)
+};
+
+struct PgUpdateReport {
+  double grad_norm = 0;       // |grad L(pi)| / n: the estimator's norm
+  double step_kl = 0;         // path KL (per path) between pi and the updated policy on the batch
+  double surrogate_gain = 0;  // L(updated) / n
+  double clip_fraction = 0;   // ppo: clipped share of the (step, path) pairs after the last epoch
+  double step_fraction = 1;   // trust_region: accepted share of the full natural-gradient step (0: rejected)
+  double cg_residual = 0;     // trust_region: |g - (F/n + damping) s| / |g| after the CG iterations
+};
+
+// One update of the policy's parameters from the batch P (this rank's paths;
+// all sums are reduced over comm and divided by n_total, the paths of all ranks):
+//   adam:         one Adam ascent step along grad L(pi)/n (= the estimator);
+//   ppo:          ppo_epochs Adam ascent steps on the clipped surrogate L/n;
+//   trust_region: the natural-gradient step s = (F/n + damping)^{-1} g by conjugate
+//                 gradients, scaled to the quadratic model's KL = kl_max, halved until
+//                 the measured path KL <= kl_max and L > 0 (TRPO's line search).
+// Throws SolverError for a non-finite gradient.
+PgUpdateReport pg_update(MPI_Comm comm, long n_total, const Problem& p, PgPolicy& policy, const PgPaths& P,
+                         const PgSurrogate& s, nn::Adam& adam, const PgUpdateOptions& o);
+
 // ---------------------------------------------------------------- networks
 // The control network of NeuralFields as a policy (vjp: one backward pass).
 class NeuralControlPolicy final : public PgPolicy {
@@ -157,6 +232,7 @@ public:
   Vector& params() override { return f_.control_net().params(); }
   void control(double t, const Matrix& Y, Matrix& U) const override { f_.control(t, Y, U); }
   void vjp(double t, const Matrix& Y, const Matrix& W, Vector& grad) const override;
+  void jvp(double t, const Matrix& Y, const Vector& v, Matrix& dU) const override;
 
 private:
   NeuralFields& f_;
@@ -177,23 +253,26 @@ private:
 struct PgOptions {
   std::string estimator_name = "td";
   PgEstimator estimator = PgEstimator::td;  // set by validate from estimator_name
+  std::string method_name = "adam";
+  PgUpdateOptions update;                   // update.method set by validate from method_name
   bool causal = false;   // lr: reward-to-go
   nn::AdamOptions adam;  // the policy's optimizer (-pg_lr)
   std::string reference = "auto";  // auto | none | exact | grid:FILE.h5
 };
 
 PetscErrorCode ReadPgOptions(MPI_Comm comm, PgOptions* o, NeuralOptions* no);
-// Throws InputError naming the option (-pg_estimator, -pg_paths, -pg_steps, -pg_iterations,
-// -pg_lr, -pg_causal); sets o->estimator.
+// Throws InputError naming the option (-pg_estimator, -pg_method, -pg_paths, -pg_steps, -pg_iterations,
+// -pg_lr, -pg_causal, -pg_ppo_*, -pg_kl_max, -pg_cg_*); sets o->estimator and o->update.method.
 void validate(PgOptions* o, const NeuralOptions& no, const Problem& p, int size);
 
 // Policy-gradient training of the control network, reusing neural PI-FT's
 // simulation (Euler-Maruyama, per-path streams), TD/MC value fit, data-parallel
 // reductions, measurement against the reference and /history: each outer
-// iteration simulates the current policy, fits V to it, then takes ONE Adam
-// ascent step on the control network along the chosen estimator (full batch,
-// summed over ranks).  lr uses the previous iteration's mean return as its
-// baseline (independent of the batch, so unbiased).
+// iteration simulates the current policy, fits V to it, then updates the
+// control network by pg_update (-pg_method: one Adam ascent step along the
+// chosen estimator, PPO epochs on the clipped surrogate, or a trust-region
+// natural-gradient step; full batch, summed over ranks).  lr uses the previous
+// iteration's mean return as its baseline (independent of the batch, so unbiased).
 class PgSolver final : public NeuralPiftSolver {
 public:
   PgSolver(MPI_Comm comm, const Problem& p, const Grid& g, NeuralOptions no, PgOptions po,

@@ -20,6 +20,10 @@ void ConstantShiftPolicy::vjp(double, const Matrix&, const Matrix& W, Vector& gr
   grad[0] += (e_.transpose() * W).sum();
 }
 
+void ConstantShiftPolicy::jvp(double, const Matrix& Y, const Vector& v, Matrix& dU) const {
+  dU = (v[0] * e_).replicate(1, Y.cols());
+}
+
 // ---------------------------------------------------------------- paths
 Vector PgPaths::returns() const { return reward - cost.colwise().sum().transpose(); }
 
@@ -60,45 +64,21 @@ std::string to_string(PgEstimator e) {
   return "?";
 }
 
+// W_i = -dc_i/du_i + (score form) B_i sqrt(dt_i)/Sigma_i xi_i a_i  or  (pathwise) B_i dt_i grad V_{i+1}(Y_{i+1}):
+// the gradient of the surrogate at the generating policy (pg_update.cpp), so both share make_surrogate.
 std::vector<Matrix> estimator_weights(const Problem& p, const PgPaths& P, const PgValue* value,
                                       const PgEstimatorOptions& o) {
-  const int K = P.nsteps();
-  if (o.kind != PgEstimator::lr && !value)
-    throw std::invalid_argument("policy gradient: the " + to_string(o.kind) + " estimator needs a value");
-  if (o.kind != PgEstimator::pathwise && !p.control.kl_case())
-    throw std::invalid_argument("policy gradient: the " + to_string(o.kind) +
-                                " estimator needs a transition density (eta > 0); use pathwise for eta = 0");
-  std::vector<Matrix> W(K);
-  // lr: the return each step's score multiplies.
-  Vector G;
-  if (o.kind == PgEstimator::lr) G = P.returns().array() - o.baseline;
-  Vector Vi, Vn;
-  Matrix gV;
-  for (int i = 0; i < K; ++i) {
+  const PgSurrogate s = make_surrogate(p, P, value, o);
+  std::vector<Matrix> W(P.nsteps());
+  for (int i = 0; i < P.nsteps(); ++i) {
     const double t = P.times[i], dt = P.times[i + 1] - t;
     const ControlCoefficients c = p.control.coefficients(t);
-    // Direct dependence of the step cost on theta: -d c_i / d u_i.
     W[i] = (-c.beta * c.Lambda * dt) * P.U[i];
-    switch (o.kind) {
-      case PgEstimator::lr: {
-        if (o.causal) G += P.cost.row(i).transpose();  // G = r - sum_{j > i} c_j  (c_0..c_i dropped)
-        // grad_theta log p(Y_{i+1} | Y_i) = (Y_{i+1} - mean_i)^T B dt/(Sigma^2 dt) du_i/dtheta = B sqrt(dt)/Sigma xi_i^T du_i/dtheta.
-        W[i] += (c.B * std::sqrt(dt) / c.Sigma) * (P.xi[i].array().rowwise() * G.transpose().array()).matrix();
-        break;
-      }
-      case PgEstimator::td: {
-        value->value(i, t, P.Y[i], Vi);
-        value->value(i + 1, P.times[i + 1], P.Y[i + 1], Vn);
-        const Vector A = Vn - P.cost.row(i).transpose() - Vi;
-        W[i] += (c.B * std::sqrt(dt) / c.Sigma) * (P.xi[i].array().rowwise() * A.transpose().array()).matrix();
-        break;
-      }
-      case PgEstimator::pathwise: {
-        value->gradient(i + 1, P.times[i + 1], P.Y[i + 1], gV);
-        W[i] += (c.B * dt) * gV;
-        break;
-      }
-    }
+    if (s.score_form)
+      // grad_theta log p(Y_{i+1} | Y_i) = (Y_{i+1} - mean_i)^T B dt/(Sigma^2 dt) du_i/dtheta = B sqrt(dt)/Sigma xi_i^T du_i/dtheta.
+      W[i] += (c.B * std::sqrt(dt) / c.Sigma) * (P.xi[i].array().rowwise() * s.adv.row(i).array()).matrix();
+    else
+      W[i] += s.dir[i];
   }
   return W;
 }

@@ -18,9 +18,18 @@ void NeuralControlPolicy::vjp(double t, const Matrix& Y, const Matrix& W, Vector
   f_.control_net().backward(tape, W, grad);
 }
 
+void NeuralControlPolicy::jvp(double t, const Matrix& Y, const Vector& v, Matrix& dU) const {
+  Matrix In;
+  f_.inputs(t, Y, In);
+  f_.control_net().jvp(In, v, dU);
+}
+
 PetscErrorCode ReadPgOptions(MPI_Comm comm, PgOptions* o, NeuralOptions* no) {
-  char est[32], ref[PETSC_MAX_PATH_LEN];
+  char est[32], method[32], ref[PETSC_MAX_PATH_LEN];
   std::snprintf(est, sizeof est, "%s", o->estimator_name.c_str());
+  std::snprintf(method, sizeof method, "%s", o->method_name.c_str());
+  PgUpdateOptions& u = o->update;
+  PetscInt epochs = u.ppo_epochs, cg = u.cg_iterations, backtracks = u.backtracks;
   std::snprintf(ref, sizeof ref, "%s", o->reference.c_str());
   PetscInt paths = no->paths;
   PetscBool causal = o->causal ? PETSC_TRUE : PETSC_FALSE;
@@ -29,6 +38,22 @@ PetscErrorCode ReadPgOptions(MPI_Comm comm, PgOptions* o, NeuralOptions* no) {
                     nullptr);
   PetscCall(PetscOptionsString("-pg_estimator", "lr (likelihood ratio, DDPO-style) | td (TD advantages) | pathwise",
                                nullptr, est, est, sizeof est, nullptr));
+  PetscCall(PetscOptionsString("-pg_method",
+                               "Update per iteration: adam (one Adam step along the estimator) | ppo (epochs on the "
+                               "clipped transition-ratio surrogate) | trust_region (natural gradient, path-KL bound)",
+                               nullptr, method, method, sizeof method, nullptr));
+  PetscCall(PetscOptionsInt("-pg_ppo_epochs", "ppo: Adam steps on the clipped surrogate per batch", nullptr, epochs,
+                            &epochs, nullptr));
+  PetscCall(PetscOptionsReal("-pg_ppo_clip", "ppo: clip range eps of the transition ratio (1 - eps, 1 + eps)", nullptr,
+                             u.ppo_clip, &u.ppo_clip, nullptr));
+  PetscCall(PetscOptionsReal("-pg_kl_max", "trust_region: path KL per path allowed per update (eta = 0: L2 distance)",
+                             nullptr, u.kl_max, &u.kl_max, nullptr));
+  PetscCall(PetscOptionsInt("-pg_cg_iterations", "trust_region: conjugate-gradient iterations", nullptr, cg, &cg,
+                            nullptr));
+  PetscCall(PetscOptionsReal("-pg_cg_damping", "trust_region: damping added to the Fisher matrix", nullptr,
+                             u.cg_damping, &u.cg_damping, nullptr));
+  PetscCall(PetscOptionsInt("-pg_backtracks", "trust_region: step halvings before the update is rejected", nullptr,
+                            backtracks, &backtracks, nullptr));
   PetscCall(PetscOptionsBool("-pg_causal", "lr: reward-to-go instead of the whole-path return", nullptr, causal,
                              &causal, nullptr));
   PetscCall(PetscOptionsInt("-pg_iterations", "Policy-gradient iterations (one Adam step each)", nullptr, no->outer,
@@ -41,6 +66,10 @@ PetscErrorCode ReadPgOptions(MPI_Comm comm, PgOptions* o, NeuralOptions* no) {
                                nullptr, ref, ref, sizeof ref, nullptr));
   PetscOptionsEnd();
   o->estimator_name = est;
+  o->method_name = method;
+  u.ppo_epochs = static_cast<int>(epochs);
+  u.cg_iterations = static_cast<int>(cg);
+  u.backtracks = static_cast<int>(backtracks);
   o->causal = causal;
   o->reference = ref;
   no->paths = paths;
@@ -60,6 +89,23 @@ void validate(PgOptions* o, const NeuralOptions& no, const Problem& p, int size)
   if (!p.control.kl_case() && o->estimator != PgEstimator::pathwise)
     throw InputError("-pg_estimator", "eta = 0 (the ODE sampler) has no transition density: only pathwise is valid");
   if (o->causal && o->estimator != PgEstimator::lr) throw InputError("-pg_causal", "applies to -pg_estimator lr only");
+  PgUpdateOptions& u = o->update;
+  u.method = pg_method_from_string(o->method_name, "-pg_method");
+  if (u.method == PgMethod::ppo && o->estimator == PgEstimator::pathwise)
+    throw InputError("-pg_method", "ppo weights transition ratios by advantages: it needs -pg_estimator td or lr, "
+                                   "not pathwise");
+  if (u.ppo_epochs < 1)
+    throw InputError("-pg_ppo_epochs", "must be a positive integer, got " + std::to_string(u.ppo_epochs));
+  if (!(u.ppo_clip > 0) || !std::isfinite(u.ppo_clip))
+    throw InputError("-pg_ppo_clip", "must be a positive number, got " + std::to_string(u.ppo_clip));
+  if (!(u.kl_max > 0) || !std::isfinite(u.kl_max))
+    throw InputError("-pg_kl_max", "must be a positive number, got " + std::to_string(u.kl_max));
+  if (u.cg_iterations < 1)
+    throw InputError("-pg_cg_iterations", "must be a positive integer, got " + std::to_string(u.cg_iterations));
+  if (!(u.cg_damping >= 0) || !std::isfinite(u.cg_damping))
+    throw InputError("-pg_cg_damping", "must be a non-negative number, got " + std::to_string(u.cg_damping));
+  if (u.backtracks < 0)
+    throw InputError("-pg_backtracks", "must be a non-negative integer, got " + std::to_string(u.backtracks));
 }
 
 namespace {
@@ -108,24 +154,28 @@ double PgSolver::fit_control(int k, const Paths& P) {
   eo.causal = po_.causal;
   eo.baseline = baseline_;
   const NeuralValue V(*fields_);
-  const std::vector<Matrix> W = estimator_weights(p_, Q, &V, eo);
+  PgSurrogate s = make_surrogate(p_, Q, &V, eo);
+  s.clip = po_.update.method == PgMethod::ppo ? po_.update.ppo_clip : 0.0;
   NeuralControlPolicy policy(*fields_);
-  Vector grad = Vector::Zero(policy.n_params());
-  for (int i = 0; i < K; ++i) policy.vjp(times_[i], Q.Y[i], W[i], grad);
-  double ret = Q.n() ? Q.returns().sum() : 0.0;
-  allreduce_sum(comm_, grad.data(), static_cast<int>(grad.size()));
-  allreduce_sum(comm_, &ret, 1);
-  grad /= static_cast<double>(o_.paths);
-  const double gnorm = grad.norm();
-  if (!std::isfinite(gnorm)) {
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "policy gradient: the gradient is non-finite at outer iteration %d", k);
-    throw SolverError(buf);
+  PgUpdateReport rep;
+  try {
+    rep = pg_update(comm_, o_.paths, p_, policy, Q, s, adam_, po_.update);
+  } catch (const SolverError& e) {
+    char buf[64];
+    std::snprintf(buf, sizeof buf, " at outer iteration %d", k);
+    throw SolverError(e.what() + std::string(buf));
   }
-  adam_.step(policy.params(), -grad);  // ascent on J
-  hist_.add("pg_grad_norm", gnorm);
+  double ret = Q.n() ? Q.returns().sum() : 0.0;
+  allreduce_sum(comm_, &ret, 1);
+  hist_.add("pg_grad_norm", rep.grad_norm);
   hist_.add("pg_baseline", baseline_);
+  hist_.add("pg_step_kl", rep.step_kl);
+  hist_.add("pg_surrogate_gain", rep.surrogate_gain);
+  hist_.add("pg_clip_fraction", rep.clip_fraction);
+  hist_.add("pg_step_fraction", rep.step_fraction);
+  hist_.add("pg_cg_residual", rep.cg_residual);
   baseline_ = ret / static_cast<double>(o_.paths);  // the next iteration's lr baseline
+  const double gnorm = rep.grad_norm;
   return gnorm;
 }
 

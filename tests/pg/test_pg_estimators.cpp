@@ -13,35 +13,13 @@
 
 #include "hjbft/policy_gradient.hpp"
 #include "hjbft/sampler.hpp"
+#include "pg_test_problems.hpp"
 
 using namespace hjbft;
+using hjbft::pgtest::gaussian_linear;
+using hjbft::pgtest::initial;
 
 namespace {
-
-Problem gaussian_linear(double eta, double hmax = 8) {
-  ProblemOptions o;
-  o.weights = {1.0};
-  o.means = {0.5};
-  o.vars = {0.3};
-  o.reward = "linear";
-  o.reward_vector = {1.0};
-  o.beta = 1.0;
-  o.eta = eta;
-  o.sde_params.h_max = hmax;
-  return build_problem(o);
-}
-
-// Initial states N(0, v(T)) (the default initial law), from per-path streams.
-Matrix initial(const Problem& p, long n, std::uint64_t seed) {
-  Matrix Y0(n, p.dim);
-  const double s = std::sqrt(p.sde.v(p.T()));
-  for (long j = 0; j < n; ++j) {
-    auto rng = path_stream(seed, static_cast<std::uint64_t>(j), 11);
-    std::normal_distribution<double> normal;
-    for (int a = 0; a < p.dim; ++a) Y0(j, a) = s * normal(rng);
-  }
-  return Y0;
-}
 
 double exact_derivative(const Problem& p, const std::vector<double>& times, double theta) {
   const double h = 0.1;
