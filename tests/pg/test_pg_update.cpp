@@ -137,7 +137,7 @@ TEST_CASE("surrogate gradient matches central differences away from the generati
   }
 }
 
-TEST_CASE("transition ratio = ratio of the Gaussian transition densities; E rho = 1", "[pg][update]") {
+TEST_CASE("transition ratio = ratio of the Gaussian transition densities, and E rho = 1", "[pg][update]") {
   for (double eta : {1.0, 0.5}) {
     const Problem p = gaussian_linear(eta);
     const auto times = uniform_times(p.T(), 15);
