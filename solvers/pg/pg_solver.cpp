@@ -175,8 +175,7 @@ double PgSolver::fit_control(int k, const Paths& P) {
   hist_.add("pg_step_fraction", rep.step_fraction);
   hist_.add("pg_cg_residual", rep.cg_residual);
   baseline_ = ret / static_cast<double>(o_.paths);  // the next iteration's lr baseline
-  const double gnorm = rep.grad_norm;
-  return gnorm;
+  return rep.grad_norm;
 }
 
 }  // namespace hjbft
