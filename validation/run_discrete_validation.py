@@ -38,9 +38,7 @@ except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_discrete_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+from vcommon import MPI_ENV, ROOT, Ctx
 
 # --- problems (hjbft problem options; vp, h_min 0.1, h_max 20, T 1, eta 1 throughout) -----------------
 GMM1 = []  # the default: modes -2, 2 (var 0.25, weights 1/2), quadratic reward -(x-1)^2/2, beta 1
@@ -59,24 +57,6 @@ PROBLEM_TEXT = {
     "RING": "2-D, eight modes on the circle of radius 2.5 (variance 0.15, equal weights), quadratic reward "
             "-0.25 |x - c|^2 centred on the mode at 45 degrees",
 }
-
-
-class Ctx:
-    def __init__(self, args):
-        self.hjbft = os.path.abspath(args.hjbft)
-        self.out = os.path.abspath(args.out)
-        self.runs = os.path.join(self.out, "runs")
-        os.makedirs(self.runs, exist_ok=True)
-        self.quick = args.quick
-        self.mpiexec = args.mpiexec
-        self.results = {}
-        self.checks = []
-        self.total_wall = 0.0
-        self.nruns = 0
-
-    def check(self, desc, ok, detail=""):
-        self.checks.append((desc, bool(ok), detail))
-        print(("  CHECK ok   " if ok else "  CHECK FAIL ") + desc + (" (" + detail + ")" if detail else ""), flush=True)
 
 
 def grid_opts(dim, n):

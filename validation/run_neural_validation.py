@@ -40,9 +40,8 @@ except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_neural_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+import vcommon
+from vcommon import MPI_ENV, ROOT
 
 # --- problems ---------------------------------------------------------------------------------------
 HMAX = 8.0  # the schedule of every problem (see section 1 for why not the default 20)
@@ -104,19 +103,12 @@ def grid2(n, nt=50):
 
 
 # --- running hjbft ----------------------------------------------------------------------------------
-class Ctx:
+class Ctx(vcommon.Ctx):
+    """vcommon.Ctx plus the hyper-parameters, figures and the parallel runner's state; checks are numbered."""
+
     def __init__(self, args):
-        self.hjbft = os.path.abspath(args.hjbft)
-        self.mpiexec = args.mpiexec
-        self.out = os.path.abspath(args.out)
-        self.runs = os.path.join(self.out, "runs")
-        os.makedirs(self.runs, exist_ok=True)
-        self.quick = args.quick
+        super().__init__(args)
         self.h = hyper(args.quick)
-        self.results = {}
-        self.checks = []
-        self.total_wall = 0.0
-        self.nruns = 0
         self.figdir = None
         self.figures = []
         self.jobs = args.jobs

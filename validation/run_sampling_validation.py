@@ -33,9 +33,7 @@ except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_sampling_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+from vcommon import MPI_ENV, ROOT, Ctx
 
 # Problems (hjbft problem options).  GMM1 is the default problem: modes -2, 2 (var 0.25, weights 1/2),
 # vp h_min 0.1 h_max 20, eta 1, quadratic reward -(x-1)^2/2, beta 1.
@@ -43,23 +41,6 @@ GMM1 = []
 MEM = ["-sde_hmax", "2"]  # the reference keeps memory: m(T)^2 = exp(-1.05) = 0.35
 GAUSS1 = ["-target_weights", "1", "-target_means", "0.5", "-target_vars", "0.5", "-reward", "quadratic",
           "-reward_center", "1"]
-
-
-class Ctx:
-    def __init__(self, args):
-        self.hjbft = os.path.abspath(args.hjbft)
-        self.out = os.path.abspath(args.out)
-        self.runs = os.path.join(self.out, "runs")
-        os.makedirs(self.runs, exist_ok=True)
-        self.quick = args.quick
-        self.results = {}
-        self.checks = []
-        self.total_wall = 0.0
-        self.nruns = 0
-
-    def check(self, desc, ok, detail=""):
-        self.checks.append((desc, bool(ok), detail))
-        print(("  CHECK ok   " if ok else "  CHECK FAIL ") + desc + (" (" + detail + ")" if detail else ""), flush=True)
 
 
 def run(ctx, name, cmd_args, timeout=600):

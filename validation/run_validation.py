@@ -35,9 +35,7 @@ except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
     print("run_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
     sys.exit(77)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1",
-           "OMPI_MCA_rmaps_base_oversubscribe": "1"}
+from vcommon import MPI_ENV, ROOT, Ctx
 
 # --- problems (hjbft problem options) -------------------------------------------------------
 GMM1 = []  # the default: two modes at -2, 2 (var 0.25), vp, eta 1, quadratic reward at 1
@@ -57,23 +55,6 @@ PROBLEM_TEXT = {
     "GMM3": "3-D, weights 1/2, means (-1,0,0.5), (1,0.5,-0.5), vars 0.5/0.4, quadratic reward at (0.5,0,-0.5)",
     "GAUSS1": "1-D Gaussian N(0.5, 0.5), quadratic reward at 1",
 }
-
-
-class Ctx:
-    def __init__(self, args):
-        self.hjbft = os.path.abspath(args.hjbft)
-        self.out = os.path.abspath(args.out)
-        self.runs = os.path.join(self.out, "runs")
-        os.makedirs(self.runs, exist_ok=True)
-        self.quick = args.quick
-        self.mpiexec = args.mpiexec
-        self.results = {}
-        self.checks = []  # (description, passed, detail)
-        self.total_wall = 0.0
-
-    def check(self, desc, ok, detail=""):
-        self.checks.append((desc, bool(ok), detail))
-        print(("  CHECK ok   " if ok else "  CHECK FAIL ") + desc + (" (" + detail + ")" if detail else ""), flush=True)
 
 
 def read_ladders(path, quick):
