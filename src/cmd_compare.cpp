@@ -11,6 +11,7 @@
 // (or not finite), 1 when the files cannot be compared (different grids or
 // times, missing datasets).  Rank 0 reads and prints; the other ranks only
 // share the outcome, so the command also runs under mpiexec -n N.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <set>
@@ -43,13 +44,14 @@ PetscErrorCode ReadCompareOptions(MPI_Comm comm, CompareOptions* o, std::string*
                              o->tol, &o->tol, nullptr));
   PetscCall(PetscOptionsString("-compare_fields", "Comma-separated fields to compare: value, control, density",
                                nullptr, buf, buf, sizeof buf, nullptr));
-  PetscReal box[3];
+  PetscReal box[3] = {-INFINITY, -INFINITY, -INFINITY};  // what -help shows as the default: no bound
   PetscInt n = 3;
   PetscBool set;
   PetscCall(PetscOptionsRealArray("-compare_lo", "Compare only points with x >= lo (d values or 1; default: all)",
                                   nullptr, box, &n, &set));
   if (set) o->lo.assign(box, box + n);
   n = 3;
+  std::fill(box, box + 3, INFINITY);
   PetscCall(PetscOptionsRealArray("-compare_hi", "Compare only points with x <= hi (d values or 1; default: all)",
                                   nullptr, box, &n, &set));
   if (set) o->hi.assign(box, box + n);

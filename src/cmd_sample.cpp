@@ -250,6 +250,8 @@ int cmd_sample(MPI_Comm comm) {
   }
   const Matrix YT = gather_rows(comm, res.yT, N), Y0 = gather_rows(comm, res.y0, N), EX = gather_rows(comm, extra, N);
 
+  require_all_options_used();  // on every rank, before anything is written (options_util.hpp)
+
   // Everything below on rank 0; its failure is shared with the other ranks.
   int ok = 1;
   std::string err;

@@ -35,5 +35,7 @@ void write_neural_result(FieldWriter& writer, const Problem& problem, const Grid
 
 // -o FILE (default given); shared by every command that writes fields.
 std::string read_output_option(MPI_Comm comm, const std::string& default_name);
+// The output file this run was asked to write (empty before read_output_option).
+const std::string& requested_output();
 
 }  // namespace hjbft

@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "hjbft/errors.hpp"
+#include "hjbft/options_util.hpp"
 
 namespace hjbft {
 
@@ -98,17 +99,21 @@ void FieldWriter::write_field(const std::string& name, int index, ::Vec v, int d
   PetscInt nloc;
   HJBFT_PETSC(VecGetLocalSize(v, &nloc));
   HJBFT_PETSC(VecGetArrayRead(v, &x));
-  int finite = 1;
-  for (PetscInt i = 0; i < nloc; ++i)
-    if (!std::isfinite(x[i])) {
-      finite = 0;
-      break;
-    }
+  // Refused: NaN and Inf, and magnitudes whose square overflows (a control of 1e300 from
+  // -beta 1e-300 is finite, but every cost |u|^2 computed from it is not).
+  constexpr double kLargest = 1e150;  // < sqrt(DBL_MAX) = 1.3e154
+  int finite = 1, representable = 1;
+  for (PetscInt i = 0; i < nloc && finite; ++i) {
+    if (!std::isfinite(x[i])) finite = 0;
+    else if (std::abs(x[i]) > kLargest) representable = 0;
+  }
   MPI_Allreduce(MPI_IN_PLACE, &finite, 1, MPI_INT, MPI_LAND, grid_.comm());
-  if (!finite) {
+  MPI_Allreduce(MPI_IN_PLACE, &representable, 1, MPI_INT, MPI_LAND, grid_.comm());
+  if (!finite || !representable) {
     HJBFT_PETSC(VecRestoreArrayRead(v, &x));
-    throw SolverError("non-finite values in /" + name + " at t = " +
-                      std::to_string(grid_.time(grid_.saved_steps()[index])) + "; nothing was written");
+    throw SolverError((finite ? "values of magnitude above 1e150 (their squares overflow) in /" : "non-finite values in /") +
+                      name + " at t = " + std::to_string(grid_.time(grid_.saved_steps()[index])) +
+                      "; nothing was written");
   }
   hid_t dset;
   const std::string path = "/" + name;
@@ -193,6 +198,7 @@ void FieldWriter::set_attribute(const std::string& name, double value) {
 }
 
 void FieldWriter::commit() {
+  require_all_options_used();  // a typo in an option must not produce a result file (options_util.hpp)
   h5check(H5Fclose(file_), "close " + tmp_);
   file_ = -1;
   int ok = 1;

@@ -25,10 +25,24 @@ printf '%s\n' "$out"
 [ $rc -ne 0 ] || fail "bad input: exit status 0"
 [ -z "$(ls -A "$dir")" ] || fail "a failed run left files: $(ls -A "$dir")"
 
+out=$("$hjbft" exact $small -btea 2 -o "$dir/x.h5" 2>&1); rc=$?
+printf '%s\n' "$out"
+[ $rc -eq 1 ] || fail "unused option: exit status $rc, not 1"
+[ -z "$(ls -A "$dir")" ] || fail "a run with an unused option left files: $(ls -A "$dir")"
+
 out=$("$hjbft" exact $small -o "$dir/x.h5" 2>&1); rc=$?
 printf '%s\n' "$out"
 [ $rc -eq 0 ] || fail "valid run: exit status $rc"
 [ -f "$dir/x.h5" ] || fail "a valid run did not write x.h5"
 # (companion files such as x.xmf may sit next to it; temporaries may not)
 ! ls -A "$dir" | grep -q -e '\.tmp' || fail "a valid run left a temporary file: $(ls -A "$dir")"
+# A failed run keeps an earlier file of the same name (atomic writes) and says that it is not its result.
+cp "$dir/x.h5" "$dir/before.h5"
+sleep 1  # file times have a resolution of one second on some file systems
+out=$("$hjbft" exact $small -beta -1 -o "$dir/x.h5" 2>&1); rc=$?
+printf '%s\n' "$out"
+[ $rc -eq 1 ] || fail "bad input over an earlier file: exit status $rc"
+cmp -s "$dir/x.h5" "$dir/before.h5" || fail "a failed run changed the earlier x.h5"
+printf '%s\n' "$out" | grep -q "note: this run wrote nothing; '$dir/x.h5' is left as an earlier run wrote it" ||
+  fail "a failed run over an earlier file does not say that the file is not its result"
 echo "cli_output: ok"

@@ -5,7 +5,11 @@
 //       (max abs difference relative to max(1, max |A|)).
 //   h5_check exact FILE TOL [problem options]
 //       /value and /control of an `hjbft exact` output equal the closed form evaluated here
-//       directly at the coordinates stored in /grid (checks the layout: x0 fastest, time first).
+//       directly at the coordinates stored in /grid (checks the layout: x0 fastest, time first;
+//       the same closed-form code, so this is no independent check of the closed form itself).
+//   h5_check poison FILE
+//       overwrites /value and /control with NaN (a file that compare and exact must reject).
+// NaN or Inf in a compared dataset is a failure.
 //   h5_check layout FILE [grid options]        (run under mpiexec)
 //       writes the known field V = 100 t + x0 + 10 x1 (+ 1000 x2), u_a = V + a, with FieldWriter
 //       from every rank's DMDA box, then reads it back on rank 0 and checks every entry.
@@ -39,13 +43,20 @@ bool compare(const std::string& a, const std::string& b, double tol) {
       ok = false;
       continue;
     }
+    // std::max and comparisons drop NaN silently, so non-finite entries are counted apart.
     double scale = 1, diff = 0;
+    std::size_t nonfinite = 0;
     for (std::size_t i = 0; i < A.data.size(); ++i) {
+      if (!std::isfinite(A.data[i]) || !std::isfinite(B.data[i])) {
+        ++nonfinite;
+        continue;
+      }
       scale = std::max(scale, std::abs(A.data[i]));
       diff = std::max(diff, std::abs(A.data[i] - B.data[i]));
     }
-    std::printf("%s: %zu values, max |A - B| = %.3e (scale %.3e)\n", n.c_str(), A.data.size(), diff, scale);
-    if (!(diff <= tol * scale)) ok = false;
+    std::printf("%s: %zu values, max |A - B| = %.3e (scale %.3e), %zu non-finite\n", n.c_str(), A.data.size(), diff,
+                scale, nonfinite);
+    if (nonfinite || !(diff <= tol * scale)) ok = false;
   }
   return ok;
 }
@@ -78,19 +89,42 @@ bool check_exact(const std::string& file, double tol) {
                 U = read_dataset(file, "/control");
   const int d = problem.dim;
   double worst = 0;
+  std::size_t nonfinite = 0;
+  // Relative difference; a NaN on either side is counted, not dropped by std::max.
+  auto record = [&](double value, double want) {
+    const double rel = std::abs(value - want) / (1 + std::abs(want));
+    if (std::isfinite(rel)) worst = std::max(worst, rel);
+    else ++nonfinite;
+  };
   for (std::size_t j = 0; j < time.data.size(); ++j) {
     const double t = time.data[j];
     const auto field = exact->at_time(t);
     const double gain = problem.control.coefficients(t).gain();
     for_each_point(file, [&](std::size_t p, std::size_t n, const Vector& x) {
       const ValueAndGradient e = field(x);
-      worst = std::max(worst, std::abs(V.data[j * n + p] - e.V) / (1 + std::abs(e.V)));
-      for (int a = 0; a < d; ++a)
-        worst = std::max(worst, std::abs(U.data[(j * n + p) * d + a] - gain * e.grad[a]) / (1 + std::abs(gain * e.grad[a])));
+      record(V.data[j * n + p], e.V);
+      for (int a = 0; a < d; ++a) record(U.data[(j * n + p) * d + a], gain * e.grad[a]);
     });
   }
-  std::printf("exact: %zu times, max relative difference to the closed form %.3e\n", time.data.size(), worst);
-  return worst <= tol;
+  std::printf("exact: %zu times, max relative difference to the direct evaluation %.3e, %zu non-finite\n",
+              time.data.size(), worst, nonfinite);
+  return nonfinite == 0 && worst <= tol;
+}
+
+// Overwrites /value and /control of FILE with NaN (to prove that compare and exact fail on it).
+bool poison(const std::string& file) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  if (f < 0) return false;
+  bool ok = true;
+  for (const char* name : {"/value", "/control"}) {
+    std::vector<double> nan(read_dataset(file, name).data.size(), std::nan(""));
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    ok = ok && d >= 0 && H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, nan.data()) >= 0;
+    if (d >= 0) H5Dclose(d);
+  }
+  H5Fclose(f);
+  std::printf("poison: /value and /control of %s set to NaN\n", file.c_str());
+  return ok;
 }
 
 double known_field(double t, const Vector& x) {
@@ -163,11 +197,11 @@ bool check_layout(const std::string& file) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: h5_check compare A B TOL | exact FILE TOL [options] | layout FILE [options]\n");
+    std::fprintf(stderr, "usage: h5_check compare A B TOL | exact FILE TOL [options] | layout FILE [options] | poison FILE\n");
     return 2;
   }
   const std::string mode = argv[1];
-  const int nfixed = mode == "compare" ? 5 : mode == "exact" ? 4 : 3;
+  const int nfixed = mode == "compare" ? 5 : mode == "exact" ? 4 : 3;  // poison, layout: 3
   if (argc < nfixed) return 2;
   // PETSc sees the program name and whatever follows the fixed arguments.
   std::vector<char*> args{argv[0]};
@@ -182,6 +216,7 @@ int main(int argc, char** argv) {
     if (mode == "compare") ok = compare(argv[2], argv[3], std::atof(argv[4]));
     else if (mode == "exact") ok = check_exact(argv[2], std::atof(argv[3]));
     else if (mode == "layout") ok = check_layout(argv[2]);
+    else if (mode == "poison") ok = poison(argv[2]);
     else {
       std::fprintf(stderr, "h5_check: unknown mode %s\n", mode.c_str());
       rc = 2;
