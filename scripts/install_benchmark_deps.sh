@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs (as root, only what is missing) the benchmark-only dependencies: Debian's PyTorch,
+# the peer of validation/benchmark_neural.py, with an optimized BLAS (OpenBLAS; without it
+# PyTorch's float64 GEMMs run on the reference BLAS and the comparison flatters hjbft), and
+# perf for the profiles.  Not part of the test command: the tests never need them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install_deps.sh
+pkgs=(python3-torch libopenblas0-pthread linux-perf)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "install_benchmark_deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
