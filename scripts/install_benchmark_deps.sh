@@ -5,15 +5,4 @@
 # perf for the profiles.  Not part of the test command: the tests never need them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install_deps.sh
-pkgs=(python3-torch libopenblas0-pthread linux-perf)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "install_benchmark_deps: installing ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/install_deps.sh python3-torch libopenblas0-pthread linux-perf
