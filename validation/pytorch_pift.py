@@ -39,8 +39,11 @@ warm-started from the previous outer iteration.
 """
 import argparse
 import copy
+import ctypes
 import json
 import math
+import os
+import re
 import sys
 import time
 
@@ -331,6 +334,37 @@ def check_error(a, prob):
     return rel
 
 
+def blas_info():
+    """Which BLAS this process actually uses: the BLAS/LAPACK shared objects mapped into it (/proc/self/maps),
+    OpenBLAS's own configuration and thread count when it is one of them, the Debian alternative libblas.so.3
+    points to, torch's build setting (BLAS_INFO) and the threads of the process (call after the run)."""
+    libs = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            path = line.split()[-1] if len(line.split()) >= 6 else ""
+            base = os.path.basename(path)
+            if re.search(r"blas|lapack|mkl|blis|atlas", base, re.I) and path not in libs:
+                libs.append(path)
+    info = {"mapped": libs,
+            "alternative": os.path.realpath("/etc/alternatives/libblas.so.3-x86_64-linux-gnu"),
+            "torch_blas_info": (re.search(r"BLAS_INFO=(\w+)", torch.__config__.show()) or [None, "?"])[1],
+            "torch_threads": torch.get_num_threads(),
+            "process_threads": len(os.listdir("/proc/self/task"))}
+    for path in libs:
+        if "openblas" in os.path.basename(path):
+            try:
+                lib = ctypes.CDLL(path)
+                lib.openblas_get_config.restype = ctypes.c_char_p
+                info["openblas_config"] = lib.openblas_get_config().decode()
+                lib.openblas_get_corename.restype = ctypes.c_char_p
+                info["openblas_core"] = lib.openblas_get_corename().decode()
+                info["openblas_threads"] = lib.openblas_get_num_threads()
+            except (OSError, AttributeError):
+                pass
+            break
+    return info
+
+
 def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     g = ap.add_argument_group("problem (hjbft's options of the same name)")
@@ -382,11 +416,16 @@ def main(argv=None):
           % (torch.__version__, torch.get_num_threads(), prob.d, a.paths, a.steps, a.value_hidden,
              a.control_hidden), flush=True)
     hist, total = run(prob, a)
-    print("  done in %.2fs" % total)
+    blas = blas_info()
+    print("  done in %.2fs; BLAS: %s%s, %d process thread(s)"
+          % (total, ", ".join(blas["mapped"]) or "none mapped",
+             (" (%s, core %s, %d thread(s))" % (blas["openblas_config"], blas.get("openblas_core", "?"),
+                                                 blas["openblas_threads"])) if "openblas_config" in blas else "",
+             blas["process_threads"]))
     if a.json:
         with open(a.json, "w") as f:
             json.dump({"history": hist, "wall_time": total, "threads": torch.get_num_threads(),
-                       "torch": torch.__version__, "args": vars(a)}, f, indent=1)
+                       "torch": torch.__version__, "blas": blas, "args": vars(a)}, f, indent=1)
     return 0
 
 
