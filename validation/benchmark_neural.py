@@ -1,29 +1,30 @@
 #!/usr/bin/python3
 """Neural PI-FT: hjbft against a plain PyTorch implementation (issue 5, "Performance").
 
-For each problem it runs
-  * `hjbft exact` on the output grid (the reference V*, u*);
-  * `hjbft neural` on 1 MPI rank and on 2 (`mpiexec -n 2`);
-  * validation/pytorch_pift.py (the same algorithm in PyTorch, float64, CPU)
-    with torch.set_num_threads(1) and (2),
-all with the same hyper-parameters, and reports per implementation: the median
-wall time per outer iteration (and its parts: simulate, fit value, fit
-control, measure), the CPU time per iteration, the control error
-error_control_l2 (L2 weighted by the fine-tuned marginal, against the closed
-form, on the same grid) after each iteration, and the wall time until that
-error first falls below a threshold both reach (1.2 x the worse final error).
-The error function of pytorch_pift.py is checked first: applied to hjbft's
-final /control it must reproduce hjbft's last error_control_l2 to 1e-6.
-With perf installed it also profiles one 1-rank outer iteration of hjbft
-(the top symbols), and it writes the tables into docs/performance.md,
-section "Neural PI-FT vs PyTorch" (replaced if present, else appended).
+For each problem it runs `hjbft exact` on the output grid (the reference V*, u*), then, interleaved,
+--reps times each (hjbft, PyTorch, hjbft, PyTorch, ...):
+  * `hjbft neural` on 1 MPI rank;
+  * validation/pytorch_pift.py (the same algorithm in PyTorch, float64, CPU) with 1 thread
+    (torch.set_num_threads(1), OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1; both sides get these),
+all with the same hyper-parameters, and reports per run: the median wall time per outer iteration
+(and its parts: simulate, fit value, fit control, measure), the CPU time per iteration, the control
+error error_control_l2 (L2 weighted by the fine-tuned marginal, against the closed form, on the same
+grid) after each iteration, and the wall time until that error first falls below a threshold every
+run reaches (1.2 x the worst final error); then the ratio PyTorch / hjbft of each interleaved pair,
+median and min-max over the pairs.  Optional extra rows (once each): hjbft on 2 ranks (--ranks 1,2),
+PyTorch with more threads (--threads 1,2), other hjbft builds (--extra-hjbft).
+The error function of pytorch_pift.py is checked first: applied to hjbft's final /control it must
+reproduce hjbft's last error_control_l2 to 1e-6.  It reports the BLAS each side used (PyTorch: the
+libraries mapped into its process; hjbft: Eigen's own kernels and the instruction set of the binary),
+with perf installed profiles one outer iteration of each, and writes section "Neural PI-FT vs PyTorch"
+of docs/performance.md (validation/bench_doc.py; not with --quick unless --doc is given).
 
-    /usr/bin/python3 validation/benchmark_neural.py --hjbft build/hjbft
+    /usr/bin/python3 validation/benchmark_neural.py --hjbft build/hjbft            # about 10 minutes
     /usr/bin/python3 validation/benchmark_neural.py --hjbft build/hjbft --quick    # smoke test, ~1 minute
 
-The machine is shared: every run records the 1-minute load average before and
-after it (column "load"); --max-load/--wait make each run wait for a quieter
-machine first.
+Timings are meaningful only on a quiet machine: every run waits (up to --wait s) for the 1-minute load
+average to fall below --max-load, and records the load before it and the CPU other processes took
+during it.
 """
 import argparse
 import json
@@ -35,16 +36,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import textwrap
 import time
 
 import h5py
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
+import bench_doc as bd
+from vcommon import MPI_ENV, ROOT
+
 PYTORCH = os.path.join(ROOT, "validation", "pytorch_pift.py")
 SECTION = "## Neural PI-FT vs PyTorch"
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 # Problems: hjbft problem options and the same problem for pytorch_pift.py.
 PROBLEMS = [
@@ -89,6 +91,7 @@ def torch_hyper(h):
             "--seed", str(h["seed"])]
 
 
+
 def find_binary(explicit):
     if explicit:
         return os.path.abspath(explicit)
@@ -99,33 +102,26 @@ def find_binary(explicit):
     sys.exit("benchmark_neural: no hjbft binary found; build one (Release) and pass --hjbft")
 
 
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return [float(v) for v in f.read().split()[:3]]
-
-
-def wait_quiet(max_load, max_wait):
-    t0 = time.time()
-    while loadavg()[0] >= max_load and time.time() - t0 < max_wait:
-        time.sleep(10)
-
-
 def run(cmd, args, log, env=None):
-    """Runs cmd; returns (load before, load after, CPU seconds of the children, wall seconds)."""
-    wait_quiet(args.max_load, args.wait)
-    l0 = loadavg()[0]
+    """Runs cmd (after waiting for a quieter machine); returns {load before, load after, CPU seconds of the
+    process and its children, wall seconds, cores other processes used meanwhile}."""
+    bd.wait_quiet(args.max_load, args.wait)
+    l0 = bd.loadavg()[0]
     r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0 = bd.cpu_busy()
     t0 = time.perf_counter()
     full_env = dict(os.environ, **(env or {}))
     with open(log, "w") as f:
         p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=full_env, cwd=os.path.dirname(log))
     wall = time.perf_counter() - t0
+    b1 = bd.cpu_busy()
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         sys.stdout.write(open(log).read()[-3000:])
         sys.exit("benchmark_neural: failed (%d): %s" % (p.returncode, " ".join(cmd)))
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return l0, loadavg()[0], cpu, wall
+    return {"load0": l0, "load1": bd.loadavg()[0], "cpu": cpu, "wall": wall,
+            "others": bd.others(b0, b1, cpu, wall)}
 
 
 def hjbft_history(path):
@@ -133,16 +129,17 @@ def hjbft_history(path):
         return {k: [float(v) for v in f["history"][k][()]] for k in f["history"]}
 
 
-def summarize(label, hist, cpu, loads):
-    """Per-implementation numbers from a history with wall_time, time_* and error_control_l2."""
+def summarize(label, hist, r):
+    """Per-run numbers from a history with wall_time, time_* and error_control_l2."""
     n = len(hist["wall_time"])
     train = [hist["time_simulate"][k] + hist["time_fit_value"][k] + hist["time_fit_control"][k] for k in range(n)]
     return {"label": label, "iters": n, "wall": statistics.median(hist["wall_time"]),
             "train": statistics.median(train),
             "sim": statistics.median(hist["time_simulate"]), "fitv": statistics.median(hist["time_fit_value"]),
             "fitu": statistics.median(hist["time_fit_control"]), "meas": statistics.median(hist["time_measure"]),
-            "cpu": cpu / n, "errors": hist["error_control_l2"], "cum": list(np.cumsum(hist["wall_time"])),
-            "final": hist["error_control_l2"][-1], "loads": loads, "total": sum(hist["wall_time"])}
+            "cpu": r["cpu"] / n, "errors": hist["error_control_l2"], "cum": list(np.cumsum(hist["wall_time"])),
+            "final": hist["error_control_l2"][-1], "loads": (r["load0"], r["load1"]), "others": r["others"],
+            "total": sum(hist["wall_time"]), "process_wall": r["wall"]}
 
 
 def time_to(s, thr):
@@ -150,6 +147,38 @@ def time_to(s, thr):
         if e <= thr:
             return k, s["cum"][k]
     return None, None
+
+
+def hjbft_blas(binary):
+    """The BLAS/LAPACK libraries the hjbft binary links (through PETSc), resolved through the alternatives."""
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    except OSError:
+        return []
+    libs = []
+    for line in out.splitlines():
+        m = re.match(r"\s*(\S+) => (\S+)", line)
+        if m and re.match(r"lib(blas|lapack|openblas)", m.group(1)):
+            libs.append("%s -> %s" % (m.group(1), os.path.realpath(m.group(2))))
+    return libs
+
+
+def eigen_version():
+    try:
+        txt = open("/usr/include/eigen3/Eigen/src/Core/util/Macros.h").read()
+        v = [re.search(r"#define EIGEN_%s_VERSION (\d+)" % k, txt).group(1) for k in ("WORLD", "MAJOR", "MINOR")]
+        return ".".join(v)
+    except (OSError, AttributeError):
+        return "?"
+
+
+def torch_version():
+    try:
+        out = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
+                             capture_output=True, text=True).stdout.strip()
+        return out or "?"
+    except OSError:
+        return "?"
 
 
 def perf_profile(binary, problem, hyper, workdir, args):
@@ -161,7 +190,7 @@ def perf_profile(binary, problem, hyper, workdir, args):
     cmd = ["perf", "record", "-q", "-o", data, binary, "neural"] + problem["hjbft"] + hjbft_hyper(h) + [
         "-o", os.path.join(workdir, "perf.h5")]
     try:
-        run(cmd, args, os.path.join(workdir, "perf.log"))
+        run(cmd, args, os.path.join(workdir, "perf.log"), dict(MPI_ENV, **ONE_THREAD))
         rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "symbol", "--stdio"],
                              capture_output=True, text=True).stdout
     except SystemExit:
@@ -189,7 +218,7 @@ def perf_profile_torch(py, problem, hyper, exact, workdir, args):
     cmd = ["perf", "record", "-q", "-o", data, py, PYTORCH] + problem["torch"] + torch_hyper(h) + [
         "--threads", "1", "--reference", exact]
     try:
-        run(cmd, args, os.path.join(workdir, "perf_torch.log"))
+        run(cmd, args, os.path.join(workdir, "perf_torch.log"), ONE_THREAD)
         rep = subprocess.run(["perf", "report", "-i", data, "--no-children", "--sort", "dso", "--stdio"],
                              capture_output=True, text=True).stdout
     except SystemExit:
@@ -202,110 +231,125 @@ def perf_profile_torch(py, problem, hyper, exact, workdir, args):
     return rows[:8]
 
 
-def fmt(v, nd=2):
-    if v is None:
-        return "-"
-    return ("%." + str(nd) + "f") % v
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--hjbft", help="hjbft executable (default: build-bench/hjbft or build/hjbft)")
-    ap.add_argument("--quick", action="store_true", help="tiny hyper-parameters: a smoke test")
+    ap.add_argument("--quick", action="store_true", help="tiny hyper-parameters, 2 repetitions: a smoke test")
     ap.add_argument("--problems", default="", help="comma-separated indices into the problem list (default all)")
-    ap.add_argument("--threads", default="1,2", help="torch.set_num_threads values")
+    ap.add_argument("--reps", type=int, default=0, help="interleaved repetitions of hjbft 1 rank and PyTorch 1 "
+                    "thread (default 3; 2 with --quick)")
+    ap.add_argument("--threads", default="1", help="torch.set_num_threads values; values above 1 add one run each")
     ap.add_argument("--multi-thread-outer", type=int, default=2,
                     help="outer iterations of the PyTorch runs with more than one thread")
+    ap.add_argument("--ranks", default="1", help="MPI ranks of hjbft; values above 1 add one run each")
     ap.add_argument("--extra-hjbft", action="append", default=[], metavar="LABEL=PATH",
-                    help="also run this hjbft executable on 1 rank (e.g. a -march=native build); repeatable")
+                    help="also run this hjbft executable once on 1 rank (e.g. a portable build); repeatable")
     ap.add_argument("--seeds", default="", help="also run hjbft (1 rank) and PyTorch (1 thread) on the first "
                     "problem with these seeds (comma-separated): the seed-to-seed scatter of the final error")
-    ap.add_argument("--build-note", default="", help="how the hjbft binary was built (for the report)")
-    ap.add_argument("--no-mpi", action="store_true", help="skip the 2-rank hjbft run")
-    ap.add_argument("--no-perf", action="store_true", help="skip the perf profile")
+    ap.add_argument("--no-perf", action="store_true", help="skip the perf profiles")
     ap.add_argument("--workdir", help="keep the runs here (default: a temporary directory, removed)")
     ap.add_argument("--json", help="write all measurements here")
-    ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "performance.md"))
-    ap.add_argument("--no-doc", action="store_true", help="do not write docs/performance.md")
+    bd.add_doc_options(ap)
     ap.add_argument("--report-only", metavar="JSON", help="only rewrite the report from a --json file of a run")
     ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-minute load to fall below this")
-    ap.add_argument("--wait", type=float, default=0, help="... for at most this many seconds per run")
+    ap.add_argument("--wait", type=float, default=120, help="... for at most this many seconds per run")
     args = ap.parse_args()
+    doc = bd.doc_path(args)
     if args.report_only:
         with open(args.report_only) as f:
             saved = json.load(f)
-        text = report(saved["results"], saved["hyper"], args, saved["binary"], saved["start"], saved["profile"],
-                      saved.get("torch_profile"), saved.get("seed_runs"), args.build_note or saved.get("build_note", ""))
+        text = report(saved)
         print(text)
-        if not args.no_doc:
-            write_doc(args.doc, text)
+        if doc:
+            bd.write_section(doc, SECTION, text)
         return 0
     binary = find_binary(args.hjbft)
     hyper = QUICK if args.quick else FULL
+    reps = args.reps or (2 if args.quick else 3)
     problems = PROBLEMS if not args.problems else [PROBLEMS[int(i)] for i in args.problems.split(",")]
-    threads = [int(t) for t in args.threads.split(",")]
+    threads = [int(t) for t in args.threads.split(",") if t]
+    ranks = [int(r) for r in args.ranks.split(",") if r]
     extras = [(e.split("=", 1)[0], os.path.abspath(e.split("=", 1)[1])) for e in args.extra_hjbft]
     workdir = args.workdir or tempfile.mkdtemp(prefix="bench_neural_")
     os.makedirs(workdir, exist_ok=True)
-    py = sys.executable or "/usr/bin/python3"
+    py = "/usr/bin/python3"
     mpiexec = shutil.which("mpiexec")
-    t_start = time.strftime("%Y-%m-%d %H:%M")
+    hj_env = dict(MPI_ENV, **ONE_THREAD)
+    t_start = time.time()
     results = []
+    torch_blas = None
+
+    def run_hjbft(label, exe, r, h, tag, d, exact_extra=()):
+        out = os.path.join(d, tag + ".h5")
+        cmd = [exe, "neural"] + prob["hjbft"] + hjbft_hyper(h) + ["-o", out]
+        if r > 1:
+            cmd = [mpiexec, "-n", str(r)] + cmd
+        info = run(cmd, args, os.path.join(d, tag + ".log"), hj_env)
+        s = summarize(label, hjbft_history(out), info)
+        s["exe"], s["ranks"] = exe, r
+        print("  %-22s %6.2f s/iter (train %6.2f)  final error %.4f  load %.2f, others %.2f cores"
+              % (s["label"], s["wall"], s["train"], s["final"], info["load0"], info["others"]), flush=True)
+        return s, out
+
+    def run_torch(label, th, h, tag, d, exact):
+        nonlocal torch_blas
+        js = os.path.join(d, tag + ".json")
+        cmd = [py, PYTORCH] + prob["torch"] + torch_hyper(h) + ["--threads", str(th), "--reference", exact,
+                                                              "--json", js]
+        env = ONE_THREAD if th == 1 else {"OMP_NUM_THREADS": str(th), "OPENBLAS_NUM_THREADS": str(th)}
+        info = run(cmd, args, os.path.join(d, tag + ".log"), env)
+        with open(js) as f:
+            saved = json.load(f)
+        s = summarize(label, saved["history"], info)
+        s["blas"] = saved.get("blas")
+        if th == 1 and torch_blas is None:
+            torch_blas = s["blas"]
+        print("  %-22s %6.2f s/iter (train %6.2f)  final error %.4f  load %.2f, others %.2f cores"
+              % (s["label"], s["wall"], s["train"], s["final"], info["load0"], info["others"]), flush=True)
+        return s
+
     for pi, prob in enumerate(problems):
         print("== %s: %s" % (prob["name"], prob["desc"]), flush=True)
         d = os.path.join(workdir, "p%d" % pi)
         os.makedirs(d, exist_ok=True)
         exact = os.path.join(d, "exact.h5")
-        run([binary, "exact"] + prob["hjbft"] + ["-o", exact], args, os.path.join(d, "exact.log"))
-        impls = []
-        # hjbft, 1 rank and 2 ranks
-        ranks = [1] if args.no_mpi or not mpiexec else [1, 2]
-        runs = [("hjbft, %d rank%s" % (r, "s" if r > 1 else ""), binary, r) for r in ranks]
-        runs += [("hjbft %s, 1 rank" % lab, path, 1) for lab, path in extras]
-        for ri, (label, exe, r) in enumerate(runs):
-            out = os.path.join(d, "neural_%d.h5" % ri)
-            cmd = [exe, "neural"] + prob["hjbft"] + hjbft_hyper(hyper) + ["-o", out]
-            if r > 1:
-                cmd = [mpiexec, "-n", str(r)] + cmd
-            l0, l1, cpu, wall = run(cmd, args, os.path.join(d, "neural_%d.log" % ri), MPI_ENV)
-            s = summarize(label, hjbft_history(out), cpu, (l0, l1))
-            s["extra"] = exe != binary
-            s["process_wall"] = wall
-            impls.append(s)
-            print("  %-20s %6.2f s/iter (train %6.2f)  final error %.3e  load %.1f-%.1f"
-                  % (s["label"], s["wall"], s["train"], s["final"], l0, l1), flush=True)
-            if ri == 0:
+        run([binary, "exact"] + prob["hjbft"] + ["-o", exact], args, os.path.join(d, "exact.log"), MPI_ENV)
+        pairs, rel = [], None
+        for rep in range(reps):
+            sh, out = run_hjbft("hjbft, 1 rank", binary, 1, hyper, "hjbft_%d" % rep, d)
+            if rep == 0:
                 # The error function of pytorch_pift.py against hjbft's own measurement.
                 chk = subprocess.run([py, PYTORCH] + prob["torch"] + ["--check-error", out, "--reference", exact],
-                                     capture_output=True, text=True)
+                                     capture_output=True, text=True, env=dict(os.environ, **ONE_THREAD))
                 m = re.search(r"relative difference ([0-9.e+-]+)", chk.stdout)
                 rel = float(m.group(1)) if m else float("nan")
                 print("  error-function check: %s" % chk.stdout.strip(), flush=True)
                 if not rel < 1e-6:
                     sys.exit("benchmark_neural: pytorch_pift.py's error does not reproduce hjbft's: " + chk.stdout
                              + chk.stderr)
-        # PyTorch, 1 and 2 threads
+            st = run_torch("PyTorch, 1 thread", 1, hyper, "torch_%d" % rep, d, exact)
+            pairs.append((sh, st))
+        others_ = []
+        for r in ranks:
+            if r > 1 and mpiexec:
+                others_.append(run_hjbft("hjbft, %d ranks" % r, binary, r, hyper, "hjbft_r%d" % r, d)[0])
+        for lab, path in extras:
+            s = run_hjbft("hjbft %s, 1 rank" % lab, path, 1, hyper, "hjbft_" + lab, d)[0]
+            s["extra"] = True
+            others_.append(s)
         for th in threads:
-            js = os.path.join(d, "torch_%d.json" % th)
-            # More than one thread is much slower on this shared 2-core machine (OpenMP workers waiting
-            # for a descheduled partner): only --multi-thread-outer iterations, for the time per iteration.
-            h = hyper if th == 1 else dict(hyper, outer=min(hyper["outer"], args.multi_thread_outer))
-            cmd = [py, PYTORCH] + prob["torch"] + torch_hyper(h) + ["--threads", str(th), "--reference", exact,
-                                                                  "--json", js]
-            l0, l1, cpu, wall = run(cmd, args, os.path.join(d, "torch_%d.log" % th))
-            with open(js) as f:
-                hist = json.load(f)["history"]
-            s = summarize("PyTorch, %d thread%s" % (th, "s" if th > 1 else ""), hist, cpu, (l0, l1))
-            s["process_wall"] = wall
-            s["partial"] = h["outer"] < hyper["outer"]
-            impls.append(s)
-            print("  %-20s %6.2f s/iter (train %6.2f)  final error %.3e  load %.1f-%.1f"
-                  % (s["label"], s["wall"], s["train"], s["final"], l0, l1), flush=True)
-        worse = max(s["final"] for s in impls if not s.get("partial"))
-        thr = 1.2 * worse
-        for s in impls:
+            if th > 1:
+                # Threads waiting for each other on a 2-core machine: a few outer iterations, time per iteration.
+                h = dict(hyper, outer=min(hyper["outer"], args.multi_thread_outer))
+                s = run_torch("PyTorch, %d threads" % th, th, h, "torch_t%d" % th, d, exact)
+                s["partial"] = h["outer"] < hyper["outer"]
+                others_.append(s)
+        worst = max(s["final"] for pr in pairs for s in pr)
+        worst = max([worst] + [s["final"] for s in others_ if not s.get("partial")])
+        thr = 1.2 * worst
+        for s in [x for pr in pairs for x in pr] + others_:
             s["k_thr"], s["t_thr"] = time_to(s, thr)
-        results.append({"problem": prob, "impls": impls, "threshold": thr, "check_rel": rel})
+        results.append({"problem": prob, "pairs": pairs, "others": others_, "threshold": thr, "check_rel": rel})
     seed_runs = None
     if args.seeds:
         prob, d = problems[0], os.path.join(workdir, "p0")
@@ -313,59 +357,65 @@ def main():
         seed_runs = {"hjbft": {}, "torch": {}}
         for sd in (int(v) for v in args.seeds.split(",")):
             h = dict(hyper, seed=sd)
-            out = os.path.join(d, "seed_%d.h5" % sd)
-            run([binary, "neural"] + prob["hjbft"] + hjbft_hyper(h) + ["-o", out], args,
-                os.path.join(d, "seed_%d.log" % sd))
-            seed_runs["hjbft"][sd] = hjbft_history(out)["error_control_l2"][-1]
-            js = os.path.join(d, "seed_%d.json" % sd)
-            run([py, PYTORCH] + prob["torch"] + torch_hyper(h) + ["--threads", "1", "--reference", exact, "--json",
-                                                                js], args, os.path.join(d, "seed_%d_torch.log" % sd))
-            with open(js) as f:
-                seed_runs["torch"][sd] = json.load(f)["history"]["error_control_l2"][-1]
-            print("  seed %d: final error hjbft %.4f, PyTorch %.4f" % (sd, seed_runs["hjbft"][sd],
-                                                                      seed_runs["torch"][sd]), flush=True)
-        seed_runs["hjbft"][hyper["seed"]] = results[0]["impls"][0]["final"]
-        seed_runs["torch"][hyper["seed"]] = next((x["final"] for x in results[0]["impls"]
-                                                 if x["label"] == "PyTorch, 1 thread"), None)
+            seed_runs["hjbft"][sd] = run_hjbft("hjbft seed %d" % sd, binary, 1, h, "seed_%d" % sd, d)[0]["final"]
+            seed_runs["torch"][sd] = run_torch("PyTorch seed %d" % sd, 1, h, "seed_%d_torch" % sd, d, exact)["final"]
+        seed_runs["hjbft"][hyper["seed"]] = results[0]["pairs"][0][0]["final"]
+        seed_runs["torch"][hyper["seed"]] = results[0]["pairs"][0][1]["final"]
     profile = torch_profile = None
     if not args.no_perf:
         profile = perf_profile(binary, problems[0], hyper, workdir, args)
         torch_profile = perf_profile_torch(py, problems[0], hyper, os.path.join(workdir, "p0", "exact.h5"),
                                            workdir, args)
-
-    text = report(results, hyper, args, binary, t_start, profile, torch_profile, seed_runs, args.build_note)
+    saved = {"hyper": hyper, "results": results, "profile": profile, "torch_profile": torch_profile,
+             "seed_runs": seed_runs, "binary": binary, "build": bd.describe_build(binary),
+             "hjbft_blas": hjbft_blas(binary), "eigen": eigen_version(), "torch_version": torch_version(),
+             "torch_blas": torch_blas, "machine": bd.machine(), "reps": reps, "quick": args.quick,
+             "generated": bd.generated_line(), "minutes": (time.time() - t_start) / 60}
+    text = report(saved)
     print()
     print(text)
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"hyper": hyper, "results": results, "profile": profile, "torch_profile": torch_profile,
-                       "seed_runs": seed_runs, "binary": binary, "start": t_start, "build_note": args.build_note}, f, indent=1, default=str)
-    if not args.no_doc:
-        write_doc(args.doc, text)
-        print("wrote section '%s' of %s" % (SECTION[3:], args.doc))
+            json.dump(saved, f, indent=1, default=str)
+    if doc:
+        bd.write_section(doc, SECTION, text)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 
 
-def report(results, hyper, args, binary, t_start, profile, torch_profile=None, seed_runs=None, build_note=""):
+def fmt(v, nd=2):
+    if v is None:
+        return "-"
+    return ("%." + str(nd) + "f") % v
+
+
+def spread(values, nd=2, unit=""):
+    """'median (min-max)' of the values, or the one value."""
+    v = [x for x in values if x is not None]
+    if not v:
+        return "-"
+    f = "%." + str(nd) + "f"
+    if len(v) == 1:
+        return (f % v[0]) + unit
+    return (f + "%s (" + f + "-" + f + ")") % (statistics.median(v), unit, min(v), max(v))
+
+
+def report(saved):
+    hyper, results, reps = saved["hyper"], saved["results"], saved["reps"]
+    profile, torch_profile, seed_runs = saved["profile"], saved["torch_profile"], saved["seed_runs"]
+    tb = saved.get("torch_blas") or {}
     L = []
-    L.append(SECTION)
-    L.append("")
     L.append("Benchmark of `hjbft neural` (issue 5, \"Performance\") against a straightforward PyTorch "
              "implementation of the same algorithm, `validation/pytorch_pift.py` (float64, CPU, nn.Sequential, "
              "torch.optim.Adam with a LambdaLR cosine schedule, torch.autograd.grad for grad_x V; no compile/jit), "
-             "on the same problems with the same hyper-parameters on the same machine.")
-    L.append("")
-    L.append("Reproduce: `/usr/bin/python3 validation/benchmark_neural.py --hjbft build/hjbft"
-             + (" --quick" if args.quick else "")
-             + "".join(" --extra-hjbft %s=PATH" % lab for lab in sorted({x["label"][6:-8] for r in results
-                                                                        for x in r["impls"] if x.get("extra")}))
-             + (" --seeds " + ",".join(str(k) for k in sorted(int(k) for k in seed_runs["hjbft"])
-                                        if k != hyper["seed"]) if seed_runs else "")
-             + "` (`--quick`: a smoke test with tiny hyper-parameters; `--extra-hjbft LABEL=PATH` adds 1-rank rows "
-             "for other builds of hjbft, e.g. LABEL native for one configured with "
-             "`-DCMAKE_CXX_FLAGS=-march=native`).")
+             "on the same problems with the same hyper-parameters on the same machine, in the same run: "
+             "%d interleaved repetitions (hjbft, PyTorch, hjbft, PyTorch, ...), both single-threaded "
+             "(hjbft 1 MPI rank; PyTorch torch.set_num_threads(1); both with OMP_NUM_THREADS=OPENBLAS_NUM_THREADS=1)."
+             % reps)
+    if saved["quick"]:
+        L.append("")
+        L.append("**This is a --quick smoke run** (tiny hyper-parameters): its times say nothing about performance.")
     L.append("")
     L.append("* Algorithm (both): continuous mode, eta = 1, TD(0) evaluation with a frozen target network, "
              "V = r + (1 - t/T) N([x; t/T; sin/cos(2 pi j t/T)]), control fit to grad V / beta weighted by "
@@ -374,7 +424,7 @@ def report(results, hyper, args, binary, t_start, profile, torch_profile=None, s
              "runs are statistically, not bitwise, the same.")
     L.append("* Hyper-parameters: %d outer iterations, %d paths x %d Euler-Maruyama steps, value and control "
              "nets %s tanh, %d time frequencies, %d value / %d control Adam steps per fit, batch %d, lr %g cosine "
-             "to %g x lr, TD refresh every %d steps, seed %d."
+             "to %g x lr, TD refresh every %d steps, seed %d (the same seed in every repetition)."
              % (hyper["outer"], hyper["paths"], hyper["steps"], hyper["value_hidden"].replace(",", "-"),
                 hyper["time_freq"], hyper["value_steps"], hyper["control_steps"], hyper["batch"], hyper["lr"],
                 hyper["lr_min_ratio"], hyper["td_refresh"], hyper["seed"]))
@@ -382,130 +432,133 @@ def report(results, hyper, args, binary, t_start, profile, torch_profile=None, s
              "w proportional to p_{T-t}(x) exp(V*(t,x)/beta) normalised over the grid, u* and V* from "
              "`hjbft exact` on the same grid; measured after every outer iteration (the error of u^{k+1}). "
              "pytorch_pift.py's error function reproduces hjbft's own value on hjbft's final control to "
-             + ", ".join("%.0e" % r["check_rel"] for r in results) + " (relative).")
+             + ", ".join("%.0e" % r["check_rel"] for r in results) + " (relative; problems in the order below).")
     L.append("* Times: wall seconds per outer iteration from each program's own per-iteration timers (median over "
              "the iterations; \"train\" = simulate + fit value + fit control, without the measurement, which "
              "differs: hjbft's also computes sup errors, the objective gap and the regularity by finite "
-             "differences); CPU = user + system seconds of the whole process (all ranks / threads, start-up "
-             "included) / iterations. Time to error = wall time from the start of iteration 0 to the end of the "
-             "first iteration whose error is <= the threshold (1.2 x the worse final error of the runs).")
-    L.append("* Machine: 2 cores (`lscpu`: AMD EPYC, AVX-512), 23 GiB; hjbft Release (-O3, no -march: "
-             "Eigen uses SSE2), Open MPI; PyTorch %s (Debian python3-torch) linked to Debian's reference BLAS "
-             "(netlib libblas3: the `libblas.so.3` alternative on this machine; no OpenBLAS/MKL installed). "
-             "hjbft binary: `%s`%s. Run %s." % (torch_version(), shown_path(binary),
-                                                    (" (" + build_note + ")") if build_note else "", t_start))
-    part = [s for r in results for s in r["impls"] if s.get("partial")]
+             "differences); CPU = user + system seconds of the whole process (start-up included) / iterations. "
+             "Time to error = wall time from the start of iteration 0 to the end of the first iteration whose "
+             "error is <= the threshold (1.2 x the worst final error of all runs of the problem). Ratios are "
+             "PyTorch / hjbft of each interleaved pair (run i of each), median (min-max) over the %d pairs." % reps)
+    L.append("* Machine: %s. hjbft: %s; its networks use Eigen %s's own GEMM and activation kernels (no "
+             "EIGEN_USE_BLAS), compiled for %s; the BLAS it links through PETSc (%s) is not used by the "
+             "networks (see its profile below)."
+             % (saved["machine"], saved["build"], saved["eigen"], _isa(saved["build"]),
+                ", ".join(saved["hjbft_blas"]) or "none"))
+    if tb:
+        ob = ("%s (core %s, %d thread(s) at the end of the run)" % (tb["openblas_config"], tb.get("openblas_core", "?"),
+                                                                    tb.get("openblas_threads", -1))
+              if "openblas_config" in tb else "")
+        L.append("* PyTorch %s (Debian python3-torch, built with BLAS_INFO=%s: it calls whatever libblas.so.3 "
+                 "resolves to). BLAS libraries mapped into the 1-thread PyTorch process (`/proc/self/maps`): %s%s; "
+                 "the Debian alternative `/etc/alternatives/libblas.so.3-x86_64-linux-gnu` -> `%s`. The process "
+                 "had %d thread(s) at the end of the run (torch threads %d)."
+                 % (saved["torch_version"], tb.get("torch_blas_info", "?"),
+                    ", ".join("`%s`" % p for p in tb.get("mapped", [])) or "none",
+                    ("; " + ob) if ob else "", tb.get("alternative", "?"), tb.get("process_threads", -1),
+                    tb.get("torch_threads", -1)))
+    runs = [s for r in results for pr in r["pairs"] for s in pr] + [s for r in results for s in r["others"]]
+    L.append("* " + bd.load_note([s["loads"][0] for s in runs], [s["others"] for s in runs])
+             + " Run time of the whole benchmark: %.1f minutes." % saved["minutes"])
+    part = [s for s in runs if s.get("partial")]
     if part:
-        L.append("* PyTorch with more than one thread ran only %d outer iteration(s) (`--multi-thread-outer`): on "
-                 "this loaded 2-core machine its OpenMP workers wait for each other (a partner thread that loses "
-                 "its core stalls every parallel operation), which makes it several times slower than 1 thread; "
-                 "its row gives the time per iteration only." % part[0]["iters"])
-    loads = [l for r in results for s in r["impls"] for l in s["loads"]]
-    L.append("* **The machine was shared**: other sessions were compiling and testing; the 1-minute load average "
-             "(`/proc/loadavg`, as `uptime` shows it) was %.1f-%.1f during these runs, on 2 cores (column "
-             "\"load\": before-after each run). Every program got roughly half a core to a core; wall times "
-             "are pessimistic and noisy (+-30%%; runs minutes apart saw different loads), the CPU column is "
-             "less sensitive to the load. Read the ratios below with that noise in mind." % (min(loads), max(loads)))
+        L.append("* PyTorch with more than one thread ran only %d outer iteration(s) (`--multi-thread-outer`): its "
+                 "row gives the time per iteration only." % part[0]["iters"])
     L.append("")
+    summary = []
     for r in results:
-        p, impls = r["problem"], r["impls"]
+        p, pairs, others_ = r["problem"], r["pairs"], r["others"]
+        thr = r["threshold"]
         L.append("### %s" % p["name"])
         L.append("")
         L.append(p["desc"] + ".")
         L.append("")
-        L.append("| implementation | wall s/iter | train s/iter | simulate | fit V | fit u | measure | CPU s/iter "
-                 "| final error | iters to %.3g | time to %.3g (s) | load |" % (r["threshold"], r["threshold"]))
-        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
-        for s in impls:
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.1f-%.1f |"
-                     % (s["label"], fmt(s["wall"]), fmt(s["train"]), fmt(s["sim"]), fmt(s["fitv"]), fmt(s["fitu"]),
+        L.append("| run | wall s/iter | train s/iter | simulate | fit V | fit u | measure | CPU s/iter "
+                 "| final error | iters to %.3g | time to %.3g (s) | load before | others (cores) |" % (thr, thr))
+        L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+        rows = [("%s #%d" % (s["label"], i + 1), s) for i, pr in enumerate(pairs) for s in pr]
+        rows += [(s["label"], s) for s in others_]
+        for name, s in rows:
+            L.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |"
+                     % (name, fmt(s["wall"]), fmt(s["train"]), fmt(s["sim"]), fmt(s["fitv"]), fmt(s["fitu"]),
                         fmt(s["meas"]), fmt(s["cpu"]),
                         ("(%d its only)" % s["iters"]) if s.get("partial") else "%.4f" % s["final"],
                         "-" if s["k_thr"] is None else str(s["k_thr"] + 1), fmt(s["t_thr"], 1),
-                        s["loads"][0], s["loads"][1]))
+                        s["loads"][0], s["others"]))
         L.append("")
-        L.append("Control error after each outer iteration:")
+        L.append("Control error after each outer iteration (repetition 1; the largest difference between "
+                 "repetitions of the same program is given after the name):")
         L.append("")
-        n = max(len(s["errors"]) for s in impls)
-        L.append("| implementation | " + " | ".join("k=%d" % k for k in range(n)) + " |")
+        n = max(len(s["errors"]) for _, s in rows)
+        L.append("| run | " + " | ".join("k=%d" % k for k in range(n)) + " |")
         L.append("|---|" + "---|" * n)
-        for s in impls:
-            L.append("| %s | " % s["label"] + " | ".join("%.4f" % e for e in s["errors"])
-                     + " |" * (n - len(s["errors"])) + " |")
+        curves = [(pairs[0][0]["label"], [pr[0] for pr in pairs]), (pairs[0][1]["label"], [pr[1] for pr in pairs])]
+        curves += [(s["label"], [s]) for s in others_]
+        for label, ss in curves:
+            dev = max(abs(a - b) for s in ss for a, b in zip(s["errors"], ss[0]["errors"]))
+            name = label + (" (reps differ by <= %.1e)" % dev if len(ss) > 1 else "")
+            L.append("| %s | " % name + " | ".join("%.4f" % e for e in ss[0]["errors"])
+                     + " |" * (n - len(ss[0]["errors"])) + " |")
         L.append("")
-        h1 = impls[0]
-        t1 = next((s for s in impls if s["label"] == "PyTorch, 1 thread"), None)
-        tb = min((s for s in impls if s["label"].startswith("PyTorch")), key=lambda s: s["wall"])
-        L.append("Speed-up of hjbft (PyTorch time / hjbft time):")
+        ratio = lambda key: [t[key] / h[key] if t.get(key) and h.get(key) else None for h, t in pairs]
+        rw, rt, rc, rthr = ratio("wall"), ratio("train"), ratio("cpu"), ratio("t_thr")
+        L.append("Speed-up of hjbft (PyTorch time / hjbft time, single-threaded, median (min-max) over the %d "
+                 "interleaved pairs), with the errors they come with:" % len(pairs))
         L.append("")
-        L.append("| comparison | per iteration (wall) | per iteration (train) | per iteration (CPU) | to error %.3g |"
-                 % r["threshold"])
-        L.append("|---|---|---|---|---|")
-        pairs = []
-        if t1:
-            pairs.append(("PyTorch 1 thread / hjbft 1 rank", t1, h1))
-        hb = min((s for s in impls if s["label"].startswith("hjbft") and not s.get("extra")), key=lambda s: s["wall"])
-        pairs.append(("best PyTorch (%s) / best hjbft (%s)" % (tb["label"][9:], hb["label"][7:]), tb, hb))
-        if t1:
-            for s in impls:
-                if s.get("extra"):
-                    pairs.append(("PyTorch 1 thread / %s" % s["label"], t1, s))
-        for name, a, b in pairs:
-            L.append("| %s | %s | %s | %s | %s |"
-                     % (name, fmt(a["wall"] / b["wall"]), fmt(a["train"] / b["train"]), fmt(a["cpu"] / b["cpu"]),
-                        fmt(a["t_thr"] / b["t_thr"]) if a.get("t_thr") and b.get("t_thr") else "-"))
+        L.append("| comparison | per iteration (wall) | per iteration (train) | per iteration (CPU) | "
+                 "to error %.3g (wall) | final error hjbft / PyTorch |" % thr)
+        L.append("|---|---|---|---|---|---|")
+        L.append("| PyTorch 1 thread / hjbft 1 rank | %s | %s | %s | %s | %s / %s |"
+                 % (spread(rw), spread(rt), spread(rc), spread(rthr),
+                    spread([h["final"] for h, _ in pairs], 4), spread([t["final"] for _, t in pairs], 4)))
+        tmed = statistics.median(t["wall"] for _, t in pairs)
+        hmed = statistics.median(h["wall"] for h, _ in pairs)
+        for s in others_:
+            if s["label"].startswith("hjbft"):
+                L.append("| PyTorch 1 thread (median) / %s | %s | | | | %s / |" % (
+                    s["label"], fmt(tmed / s["wall"]), "%.4f" % s["final"]))
+            else:
+                L.append("| %s / hjbft 1 rank (median) | %s | | | | / %s |" % (
+                    s["label"], fmt(s["wall"] / hmed), "(partial)" if s.get("partial") else "%.4f" % s["final"]))
         L.append("")
-        r["speedup_1_1"] = t1["wall"] / h1["wall"] if t1 else None
-        r["speedup_thr"] = (t1["t_thr"] / h1["t_thr"]) if t1 and t1["t_thr"] and h1["t_thr"] else None
-        r["speedup_extra"] = [(s["label"], t1["wall"] / s["wall"],
-                               t1["t_thr"] / s["t_thr"] if t1["t_thr"] and s["t_thr"] else None)
-                              for s in impls if s.get("extra")] if t1 else []
-        per_step = ["%s %.2f / %.2f ms" % (s["label"], 1e3 * s["fitv"] / hyper["value_steps"],
-                                           1e3 * s["fitu"] / hyper["control_steps"]) for s in impls]
-        L.append("Wall time per Adam step (fit V / fit u, batch %d): %s." % (hyper["batch"], "; ".join(per_step)))
+        per_step = ["%s %.2f / %.2f ms" % (lab, 1e3 * statistics.median(s["fitv"] for s in ss) / hyper["value_steps"],
+                                           1e3 * statistics.median(s["fitu"] for s in ss) / hyper["control_steps"])
+                    for lab, ss in curves]
+        L.append("Wall time per Adam step (fit V / fit u, batch %d; median over the runs): %s."
+                 % (hyper["batch"], "; ".join(per_step)))
         L.append("")
+        summary.append((p["name"], rw, rthr, pairs))
     # Verdict
-    sp = [r["speedup_1_1"] for r in results if r["speedup_1_1"]]
-    spt = [r["speedup_thr"] for r in results if r["speedup_thr"]]
     L.append("### Target: hjbft at least 3x faster at the same accuracy")
     L.append("")
-    if sp:
-        met = min(sp) >= 3 and (not spt or min(spt) >= 3)
-        L.append("Single core (hjbft 1 rank vs PyTorch 1 thread), problems in the order above: per outer iteration "
-                 "%s; to the error threshold %s: **%s** for this build (`%s`)." % (
-                     ", ".join("%.2fx" % v for v in sp), ", ".join("%.2fx" % v for v in spt) or "-",
-                     "met" if met else "not met", shown_path(binary)))
-        for lab in sorted({x[0] for r in results for x in r.get("speedup_extra", [])}):
-            v = [x for r in results for x in r["speedup_extra"] if x[0] == lab]
-            ok = all(x[1] >= 3 and (x[2] is None or x[2] >= 3) for x in v)
-            L.append("%s: per outer iteration %s; to the error threshold %s: **%s**" % (
-                lab, ", ".join("%.2fx" % x[1] for x in v),
-                ", ".join("-" if x[2] is None else "%.2fx" % x[2] for x in v), "met." if ok else "not met."))
+    lines = []
+    met = True
+    for name, rw, rthr, pairs in summary:
+        mw, mt = statistics.median(rw), statistics.median([x for x in rthr if x] or [0])
+        met = met and mw >= 3 and mt >= 3
+        lines.append("%s: %s per outer iteration, %s to the error %s (final errors hjbft %s, PyTorch %s)"
+                     % (name, spread(rw, unit="x"), spread(rthr, unit="x"),
+                        "threshold", spread([h["final"] for h, _ in pairs], 4),
+                        spread([t["final"] for _, t in pairs], 4)))
+    low = min(min(rw + [x for x in rthr if x]) for _, rw, rthr, _ in summary)
+    L.append("Single core, hjbft 1 rank vs PyTorch 1 thread (%s BLAS), PyTorch / hjbft: %s. **%s** (median ratios%s)."
+             % (_blas_name(tb), "; ".join(lines), "Met" if met else "Not met",
+                "; the smallest single pair is %.2fx" % low))
+    L.append("")
+    if seed_runs:
+        L.append("Seed-to-seed scatter (%s, 1 rank / 1 thread, final error by seed): hjbft %s; PyTorch %s. "
+                 "The two implementations use different generators, initial weights and minibatches; the "
+                 "\"time to error\" column compares them at the same accuracy."
+                 % (results[0]["problem"]["name"],
+                    ", ".join("%s: %.4f" % kv for kv in sorted(seed_runs["hjbft"].items(), key=lambda kv: int(kv[0]))),
+                    ", ".join("%s: %.4f" % kv for kv in sorted(seed_runs["torch"].items(), key=lambda kv: int(kv[0])))))
         L.append("")
-        fin = []
-        for r in results:
-            h = r["impls"][0]
-            t = next((x for x in r["impls"] if x["label"] == "PyTorch, 1 thread"), None)
-            if t:
-                fin.append("%s: hjbft %.4f, PyTorch %.4f" % (r["problem"]["name"], h["final"], t["final"]))
-        L.append("Accuracy: the two implementations follow the same error curve (tables above); final errors "
-                 + "; ".join(fin) + ".")
-        if seed_runs:
-            L.append("Seed-to-seed scatter (%s, 1 rank / 1 thread, final error by seed): hjbft %s; PyTorch %s. "
-                     "The differences between the implementations are of the order of this scatter (PyTorch's "
-                     "errors may be a few percent higher systematically; the generators, initial weights and "
-                     "minibatches all differ); the \"time to error\" column compares them at the same accuracy."
-                     % (results[0]["problem"]["name"],
-                        ", ".join("%s: %.4f" % kv for kv in sorted(seed_runs["hjbft"].items())),
-                        ", ".join("%s: %.4f" % kv for kv in sorted(seed_runs["torch"].items()))))
-        L.append("")
-    two = [(r["problem"]["name"], s["wall"] / r["impls"][0]["wall"]) for r in results for s in r["impls"]
-           if s["label"] == "hjbft, 2 ranks"]
+    two = [(r["problem"]["name"], s["wall"] / statistics.median(h["wall"] for h, _ in r["pairs"]))
+           for r in results for s in r["others"] if s["label"].startswith("hjbft") and s.get("ranks", 1) > 1]
     if two:
-        L.append("2 MPI ranks vs 1: %s the wall time per iteration. Every Adam step (%d + %d per outer iteration) "
-                 "ends with an MPI_Allreduce of the gradient and the loss; with ~%d pairs per rank per step there "
-                 "is little work between reductions, and on a machine whose 2 cores are already busy a rank that "
-                 "loses its core stalls the other at every reduction." % (
+        L.append("hjbft on 2 MPI ranks vs 1 (wall time per iteration, 2 ranks / median of 1 rank): %s. Every Adam "
+                 "step (%d + %d per outer iteration) ends with an MPI_Allreduce of the gradient and the loss, with "
+                 "~%d pairs per rank per step between reductions." % (
                      ", ".join("%s %.2fx" % t for t in two), hyper["value_steps"], hyper["control_steps"],
                      hyper["batch"] // 2))
         L.append("")
@@ -518,73 +571,31 @@ def report(results, hyper, args, binary, t_start, profile, torch_profile=None, s
         for pct, sym in profile:
             L.append("| %.1f | `%s` |" % (pct, sym.replace("|", "\\|")))
         L.append("")
-    if profile:
+
         def share(*keys):
             return sum(pct for pct, sym in profile if any(k in sym for k in keys))
         act, gemm = share("activate"), share("gebp_kernel", "gemm_pack", "general_matrix_vector")
-        L.append("The network kernels %s hjbft's time: the tanh activation (`activate`, one exp and one "
-                 "division per element, %.0f%%) and Eigen's GEMM kernels (%.0f%%)%s. Without `-march` the "
-                 "compiler targets baseline x86-64, so Eigen vectorizes both with SSE2, 2 doubles per instruction, "
-                 "on a CPU with AVX-512." % ("dominate" if act + gemm > 50 else "take part of", act, gemm,
-                                            "; the rest of the algorithm (gathering minibatches, targets, the "
-                                            "simulation's score, Adam) is small" if act + gemm > 50 else ""))
-        nat = [(r["problem"]["name"], r["impls"][0], s) for r in results for s in r["impls"]
-               if s.get("extra") and "native" in s["label"]]
-        if nat:
-            L.append("The same sources built with `-march=native` (rows \"hjbft native\") run an outer iteration "
-                     "%s faster (wall; CPU per iteration, start-up included, %s), with the same errors." % (
-                         ", ".join("%.1fx (%s)" % (h["wall"] / n["wall"], name) for name, h, n in nat),
-                         ", ".join("%.1fx" % (h["cpu"] / n["cpu"]) for name, h, n in nat)))
+        blas = share("dgemm", "openblas", "dgemv")
+        L.append("The tanh activation (`activate`) takes %.0f%% and Eigen's GEMM kernels (`gebp_kernel`, "
+                 "`gemm_pack_*`) %.0f%% of the profiled self time; BLAS symbols (dgemm/dgemv/OpenBLAS) %.0f%%."
+                 % (act, gemm, blas))
         L.append("")
     if torch_profile:
         L.append("PyTorch, for comparison (`perf record`, one outer iteration with 1/5 of the Adam steps, import "
                  "included; by shared object): " + ", ".join("%s %.0f%%" % (d, p) for p, d in torch_profile) + ".")
-        blas = sum(p for p, d in torch_profile if d.startswith("libblas"))
-        if blas > 5:
-            L.append("Its float64 GEMMs go to the reference BLAS (%.0f%%); with an optimized BLAS (OpenBLAS, MKL) "
-                     "that part would shrink several-fold, so against such a PyTorch the speed-ups above would be "
-                     "up to ~%.0f%% smaller (if the BLAS time vanished entirely)." % (blas, blas))
         L.append("")
-    return "\n".join(wrap(l) for l in L)
+    return bd.section_text(SECTION, L, generated=saved["generated"])
 
 
-def wrap(line, width=105):
-    """Wraps prose lines (not tables, headings) like the rest of docs/performance.md."""
-    if not line or line.startswith(("|", "#")) or len(line) <= width:
-        return line
-    indent = "  " if line.startswith("* ") else ""
-    return textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+def _isa(build):
+    m = re.search(r"instructions in the binary: ([^(]*)\(", build)
+    return m.group(1).strip() if m else "the compiler's default target"
 
 
-def shown_path(p):
-    rel = os.path.relpath(p, ROOT)
-    return p if rel.startswith("..") else rel
-
-
-def torch_version():
-    try:
-        out = subprocess.run(["/usr/bin/python3", "-c", "import torch; print(torch.__version__)"],
-                             capture_output=True, text=True).stdout.strip()
-        return out or "?"
-    except OSError:
-        return "?"
-
-
-def write_doc(path, text):
-    """Replaces the section (from its heading to the next '## ' heading) or appends it."""
-    old = open(path).read() if os.path.exists(path) else ""
-    lines = old.splitlines()
-    start = next((i for i, l in enumerate(lines) if l.strip() == SECTION), None)
-    if start is None:
-        new = old.rstrip("\n") + "\n\n" + text.rstrip("\n") + "\n"
-    else:
-        end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")), len(lines))
-        new = "\n".join(lines[:start] + text.rstrip("\n").splitlines() + ([""] + lines[end:] if end < len(lines)
-                                                                            else [])) + "\n"
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        f.write(new)
-    os.replace(tmp, path)
+def _blas_name(tb):
+    if tb.get("openblas_config"):
+        return "OpenBLAS " + tb["openblas_config"].split()[1]
+    return ", ".join(os.path.basename(p) for p in tb.get("mapped", [])) or "unknown"
 
 
 if __name__ == "__main__":
