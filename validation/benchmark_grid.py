@@ -18,19 +18,28 @@ For 2-D problems of N^2 points and nt time steps it runs `hjbft solve` with
 * the cost of the ground-truth tolerance (-ksp_rtol 1e-13, the default) vs a
   looser -ksp_rtol 1e-8, and the change of V it causes.
 
-    /usr/bin/python3 validation/benchmark_grid.py                 # 129, 257, 513 x 400 steps
+Every row carries the errors against the closed form (control L2 on the mass
+region, value sup) next to the time.  The full run writes section "Grid HJB
+solver (`hjbft solve`)" of docs/performance.md (validation/bench_doc.py);
+--quick writes no doc unless --doc is given.
+
+    /usr/bin/python3 validation/benchmark_grid.py                 # 129, 257, 513 x 400 steps, ~4 minutes
     /usr/bin/python3 validation/benchmark_grid.py --quick         # tiny sizes, seconds
     /usr/bin/python3 validation/benchmark_grid.py --sizes 129,257 --nt 200 --ranks 1
 
-Timings are only meaningful on a quiet machine: before every run the script
-waits (up to --wait seconds) for the 1-minute load average to fall below
---max-load and records the load it saw.
+By default PI runs on 129^2 and 257^2 on 1 rank and the 2-rank runs are
+129^2 and 257^2 (--pi-sizes, --pi-ranks, --multi-rank-sizes; 513^2 x 400 PI
+needs ~1.8 GiB and ~10 minutes).  Timings are only meaningful on a quiet
+machine: before every run the script waits (up to --wait seconds) for the
+1-minute load average to fall below --max-load and records the load it saw
+and the CPU other processes took during the run.
 """
 import argparse
 import json
 import math
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -41,9 +50,11 @@ import time
 import h5py
 import numpy as np
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MPI_ENV = {"OMPI_ALLOW_RUN_AS_ROOT": "1", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM": "1"}
-EVENTS = ("HJBAssemble", "KSPSolve", "PCSetUp", "MatMult", "KSPGMRESOrthog")
+import bench_doc as bd
+from vcommon import MPI_ENV, ROOT
+
+SECTION = "## Grid HJB solver (`hjbft solve`)"
+EVENTS = ("HJBAssemble", "KSPSolve", "PCSetUp", "PCApply", "MatMult", "KSPGMRESOrthog", "MatILUFactorSym")
 
 
 def find_binary(explicit):
@@ -58,17 +69,7 @@ def find_binary(explicit):
 
 
 def load1():
-    with open("/proc/loadavg") as f:
-        return float(f.read().split()[0])
-
-
-def wait_quiet(max_load, max_wait):
-    t0 = time.time()
-    while True:
-        l = load1()
-        if l < max_load or time.time() - t0 >= max_wait:
-            return l, time.time() - t0
-        time.sleep(10)
+    return bd.loadavg()[0]
 
 
 def parse_log_view(text):
@@ -113,8 +114,10 @@ def run_solve(args, binary, n, nt, method, ranks, extra, tag, workdir):
     cmd = ["sh", "-c", inner]
     if ranks > 1:
         cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none"] + cmd
-    load, waited = wait_quiet(args.max_load, args.wait)
+    load, waited = bd.wait_quiet(args.max_load, args.wait)
     env = dict(os.environ, **MPI_ENV)
+    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    b0 = bd.cpu_busy()
     t0 = time.time()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir,
                             start_new_session=True)
@@ -126,11 +129,14 @@ def run_solve(args, binary, n, nt, method, ranks, extra, tag, workdir):
         raise
     p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
     elapsed = time.time() - t0
+    b1 = bd.cpu_busy()
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode != 0:
         sys.stderr.write(p.stdout + p.stderr)
         sys.exit(f"benchmark_grid: run {tag} failed (exit {p.returncode}): {' '.join(cmd)}")
     r = {"n": n, "nt": nt, "method": method, "ranks": ranks, "extra": extra, "load1": load,
-         "waited_s": round(waited), "process_elapsed": elapsed}
+         "waited_s": round(waited), "process_elapsed": elapsed, "cpu": own, "others": bd.others(b0, b1, own, elapsed)}
     with h5py.File(out, "r") as f:
         r["wall_time"] = float(f.attrs["wall_time"])
         h = f["history"]
@@ -139,8 +145,9 @@ def run_solve(args, binary, n, nt, method, ranks, extra, tag, workdir):
         r["exact"] = "exact_solution" in f.attrs
         r["saved"] = int(f["time"].shape[0])
         r["V0"] = np.array(f["value"][0]) if args.keep_value else None
-        if "error_value_sup" in f.attrs:
-            r["error_value_sup"] = float(f.attrs["error_value_sup"])
+        for k in ("error_value_sup", "error_value_l2", "error_control_l2", "error_control_sup"):
+            if k in f.attrs:
+                r[k] = float(f.attrs[k])
     with open(logf) as f:
         r["events"] = parse_log_view(f.read())
     r["rss_kb"] = [parse_time_v(f"{tv}.{k}").get("maxrss_kb", 0) for k in range(ranks)]
@@ -193,19 +200,24 @@ def memory_model(n, nt, method, ranks, saved, pi_iters, exact, baseline_kb):
     solver = 8 * nl * vecs + mats
     return solver, solver + baseline_kb * 1024
 
-
 def fmt_t(s):
     return f"{s:.2f}" if s < 100 else f"{s:.0f}"
+
+
+def ev_time(r, k):
+    return r["events"].get(k, {}).get("time", float("nan"))
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="129,257,513", help="points per axis, comma separated")
     ap.add_argument("--nt", type=int, default=400, help="time steps")
-    ap.add_argument("--pi-nt", default="", help="per-size override of nt for PI, e.g. 513:100 (stated in the table)")
+    ap.add_argument("--pi-nt", default="", help="per-size override of nt for PI, e.g. 513:100 (Cole-Hopf then also "
+                    "runs with that nt, for the PI target)")
     ap.add_argument("--ranks", default="1,2")
-    ap.add_argument("--pi-ranks", default="", help="rank counts for which PI runs (default: all of --ranks)")
-    ap.add_argument("--multi-rank-sizes", default="", help="sizes run on more than 1 rank (default: all)")
+    ap.add_argument("--pi-ranks", default="1", help="rank counts for which PI runs (default 1; '' : all of --ranks)")
+    ap.add_argument("--pi-sizes", default="129,257", help="sizes for which PI runs (default 129,257; '' : all)")
+    ap.add_argument("--multi-rank-sizes", default="129,257", help="sizes run on more than 1 rank ('' : all)")
     ap.add_argument("--quick", action="store_true", help="tiny sizes (33, 65) and 40 steps: a smoke test")
     ap.add_argument("--hjbft", default="", help="the hjbft binary (default: build-bench/ or build/)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -215,14 +227,18 @@ def main():
     ap.add_argument("--no-rtol-check", action="store_true", help="skip the -ksp_rtol 1e-8 comparison")
     ap.add_argument("--json", default="", help="also write all measurements here")
     ap.add_argument("--workdir", default="", help="scratch folder (default: a temporary one)")
+    bd.add_doc_options(ap)
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("benchmark_grid: terminated"))
     args.keep_value = False
     if args.quick:
         args.sizes, args.nt = "33,65", 40
+        args.pi_sizes = args.multi_rank_sizes = ""
+    doc = bd.doc_path(args)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     ranks_list = [int(s) for s in args.ranks.split(",") if s]
     pi_ranks = [int(s) for s in args.pi_ranks.split(",") if s] or ranks_list
+    pi_sizes = [int(s) for s in args.pi_sizes.split(",") if s] or sizes
     mr_sizes = [int(s) for s in args.multi_rank_sizes.split(",") if s] or sizes
     pi_nt = {int(a): int(b) for a, b in (x.split(":") for x in args.pi_nt.split(",") if x)}
     binary = os.path.abspath(find_binary(args.hjbft))
@@ -230,7 +246,8 @@ def main():
     os.makedirs(workdir, exist_ok=True)
 
     print(f"# hjbft grid benchmark: {binary}")
-    print(f"# sizes {sizes}, nt {args.nt}, PI nt overrides {pi_nt or 'none'}, ranks {ranks_list}, extra {args.extra}")
+    print(f"# sizes {sizes}, nt {args.nt}, PI on sizes {pi_sizes}, ranks {pi_ranks}, nt overrides {pi_nt or 'none'}, "
+          f"ranks {ranks_list}, extra {args.extra}")
     print(f"# {os.cpu_count()} CPUs; load at start {load1():.2f}", flush=True)
 
     res = {}
@@ -239,19 +256,21 @@ def main():
         for ranks in ranks_list:
             if ranks > 1 and n not in mr_sizes:
                 continue
-            for method in ("colehopf", "pi"):
-                if method == "pi" and ranks not in pi_ranks:
-                    continue
-                nt = pi_nt.get(n, args.nt) if method == "pi" else args.nt
+            jobs = [("colehopf", args.nt)]
+            if n in pi_sizes and ranks in pi_ranks:
+                jobs.append(("pi", pi_nt.get(n, args.nt)))
+                if pi_nt.get(n, args.nt) != args.nt:
+                    jobs.append(("colehopf", pi_nt[n]))  # the PI target compares at the same nt
+            for method, nt in jobs:
                 tag = f"{method}_{n}_{nt}_r{ranks}"
                 r = run_solve(args, binary, n, nt, method, ranks, [], tag, workdir)
-                res[(n, method, ranks)] = r
+                res[(n, method, ranks, nt)] = r
                 if args.json:
                     with open(args.json + ".partial", "w") as f:
                         json.dump([{k: v for k, v in x.items() if k != "V0"} for x in res.values()], f)
                 print(f"  {tag}: {r['wall_time']:.2f}s solve, {len(r['iter_wall'])} iteration(s), "
-                      f"rss/rank {[round(k / 1024) for k in r['rss_kb']]} MiB, load {r['load1']:.2f}"
-                      f" (+{time.time() - t_start:.0f}s)", flush=True)
+                      f"rss/rank {[round(k / 1024) for k in r['rss_kb']]} MiB, load {r['load1']:.2f}, "
+                      f"others {r['others']:.2f} cores (+{time.time() - t_start:.0f}s)", flush=True)
 
     rtol = None
     if not args.no_rtol_check:
@@ -262,138 +281,13 @@ def main():
         args.keep_value = False
         rtol = (n, a, b, float(np.max(np.abs(a["V0"] - b["V0"]))))
 
-    # Baseline RSS of the process: the smallest run's RSS minus its modelled solver memory.
-    smallest = min(sizes)
-    r0 = res[(smallest, "colehopf", 1)]
-    pred0, _ = memory_model(smallest, r0["nt"], "colehopf", 1, r0["saved"], 1, r0["exact"], 0)
-    baseline_kb = max(0, r0["rss_kb"][0] - pred0 / 1024)
-
-    # ---- tables ----
+    L = report(args, binary, sizes, ranks_list, res, rtol, time.time() - t_start)
+    text = bd.section_text(SECTION, L)
     print()
-    print(f"Machine: {os.cpu_count()} CPUs. All times in seconds (solver wall_time, without start-up and output).")
-    print("PETSc: GMRES(30), default PC (ILU(0) on 1 rank, block Jacobi + ILU(0) on 2), -ksp_rtol 1e-13, "
-          "nonzero initial guess (previous step)." + (f" Extra: {' '.join(args.extra)}" if args.extra else ""))
-    print()
-    hdr = ("| grid | nt | ranks | eval sweep (s) | full PI (s) | PI its | Cole-Hopf (s) | lin its/step CH / PI"
-           " | updates/s (sweep) | updates/s (CH) | CH assemble / KSPSolve (s) | peak RSS/rank MiB CH / PI | load |")
-    print(hdr)
-    print("|" + "---|" * (hdr.count("|") - 1))
-    for n in sizes:
-        for ranks in ranks_list:
-            ch, pi = res.get((n, "colehopf", ranks)), res.get((n, "pi", ranks))
-            if not ch:
-                continue
-            nt_ch = ch["nt"]
-            li_ch = sum(ch["iter_lin"]) / nt_ch
-            ups_ch = n * n * nt_ch / ch["wall_time"]
-            ev = ch["events"]
-            asm = ev.get("HJBAssemble", {}).get("time", float("nan"))
-            ksp = ev.get("KSPSolve", {}).get("time", float("nan"))
-            if pi:
-                sweep, its, nt_pi = pi["iter_wall"][0], len(pi["iter_wall"]), pi["nt"]
-                li_pi = sum(pi["iter_lin"]) / (its * nt_pi)
-                pint = f"{nt_pi}" if nt_pi == nt_ch else f"{nt_ch} (PI: {nt_pi})"
-                pcells = (f"{fmt_t(sweep)} | {fmt_t(pi['wall_time'])} | {its}", f"{li_pi:.1f}",
-                          f"{n * n * nt_pi / sweep:.3g}", f"{max(pi['rss_kb']) / 1024:.0f}")
-                load = max(ch["load1"], pi["load1"])
-            else:
-                pint, pcells, load = f"{nt_ch}", ("- | - | -", "-", "-", "-"), ch["load1"]
-            print(f"| {n}^2 | {pint} | {ranks} | {pcells[0]} | {fmt_t(ch['wall_time'])} | {li_ch:.1f} / {pcells[1]} | "
-                  f"{pcells[2]} | {ups_ch:.3g} | {asm:.2f} / {ksp:.2f} | {max(ch['rss_kb']) / 1024:.0f} / {pcells[3]} | "
-                  f"{load:.2f} |")
-
-    print()
-    print("Where the time goes (-log_view, max over ranks, seconds):")
-    print()
-    print("| run | total | HJBAssemble | KSPSolve | of which PCSetUp | MatMult | GMRES orthog |")
-    print("|---|---|---|---|---|---|---|")
-    for n in sizes:
-        for ranks in ranks_list:
-            for method in ("colehopf", "pi"):
-                r = res.get((n, method, ranks))
-                if not r:
-                    continue
-                ev = r["events"]
-                g = lambda k: ev.get(k, {}).get("time", float("nan"))
-                print(f"| {method} {n}^2 x {r['nt']}, {ranks} rank(s) | {r['wall_time']:.2f} | {g('HJBAssemble'):.2f} | "
-                      f"{g('KSPSolve'):.2f} | {g('PCSetUp'):.2f} | {g('MatMult'):.2f} | {g('KSPGMRESOrthog'):.2f} |")
-
-    if len(ranks_list) > 1 and 1 in ranks_list:
-        print()
-        print("Strong scaling 1 -> R ranks (speedup = T1 / TR, efficiency = speedup / R):")
-        print()
-        print("| grid | R | eval sweep speedup (eff.) | full PI speedup (eff.) | Cole-Hopf speedup (eff.) |")
-        print("|---|---|---|---|---|")
-        for n in sizes:
-            for R in ranks_list:
-                if R == 1:
-                    continue
-                cells = []
-                for key in ("sweep", "pi", "colehopf"):
-                    if (n, "colehopf" if key == "colehopf" else "pi", 1) not in res or \
-                            (n, "colehopf" if key == "colehopf" else "pi", R) not in res:
-                        cells.append("-")
-                        continue
-                    if key == "sweep":
-                        t1, tr = res[(n, "pi", 1)]["iter_wall"][0], res[(n, "pi", R)]["iter_wall"][0]
-                    else:
-                        t1, tr = res[(n, key, 1)]["wall_time"], res[(n, key, R)]["wall_time"]
-                    s = t1 / tr
-                    cells.append(f"{s:.2f} ({100 * s / R:.0f}%)")
-                if any(c != "-" for c in cells):
-                    print(f"| {n}^2 | {R} | " + " | ".join(cells) + " |")
-
-    print()
-    print("Targets (issue 3):")
-    print()
-    print("| grid | ranks | full PI (s) | (PI its + 1) x Cole-Hopf (s) | PI <= bound? |")
-    print("|---|---|---|---|---|")
-    for n in sizes:
-        for ranks in ranks_list:
-            ch, pi = res.get((n, "colehopf", ranks)), res.get((n, "pi", ranks))
-            if not ch or not pi:
-                continue
-            its = len(pi["iter_wall"])
-            scale = pi["nt"] / ch["nt"]  # PI run with fewer steps: compare with Cole-Hopf scaled to its nt
-            bound = (its + 1) * ch["wall_time"] * scale
-            note = "" if scale == 1 else f" (Cole-Hopf scaled to PI's {pi['nt']} steps)"
-            print(f"| {n}^2 | {ranks} | {pi['wall_time']:.2f} | {bound:.2f}{note} | "
-                  f"{'yes' if pi['wall_time'] <= bound else 'NO'} |")
-    if (257, "colehopf", 1) in res and args.nt == 400:
-        t = res[(257, "colehopf", 1)]["wall_time"]
-        t2 = res.get((257, "colehopf", 2), {}).get("wall_time", float("nan"))
-        print()
-        print(f"257^2 x 400 Cole-Hopf: {t:.2f}s on 1 rank, {t2:.2f}s on 2 ranks: "
-              f"{'in seconds (< 60 s): met' if t < 60 else 'NOT in seconds: missed'}")
-
-    if rtol:
-        n, a, b, dv = rtol
-        la, lb = sum(a["iter_lin"]) / a["nt"], sum(b["iter_lin"]) / b["nt"]
-        print()
-        print(f"Cost of accuracy (Cole-Hopf {n}^2 x {a['nt']}, 1 rank): -ksp_rtol 1e-13 {a['wall_time']:.2f}s, "
-              f"{la:.1f} its/step; -ksp_rtol 1e-8 {b['wall_time']:.2f}s, {lb:.1f} its/step "
-              f"({a['wall_time'] / b['wall_time']:.2f}x); sup |V(0) difference| {dv:.2e}")
-
-    print()
-    print(f"Memory per rank: model (MiB of solver data + process baseline {baseline_kb / 1024:.0f} MiB, "
-          f"measured on the smallest Cole-Hopf run) vs measured peak RSS of the largest rank:")
-    print()
-    print("| run | points/rank | solver data (model) | predicted RSS | measured RSS | measured / predicted |")
-    print("|---|---|---|---|---|---|")
-    for n in sizes:
-        for ranks in ranks_list:
-            for method in ("colehopf", "pi"):
-                r = res.get((n, method, ranks))
-                if not r:
-                    continue
-                solver, pred = memory_model(n, r["nt"], method, ranks, r["saved"], len(r["iter_wall"]), r["exact"],
-                                            baseline_kb)
-                meas = max(r["rss_kb"]) * 1024
-                print(f"| {method} {n}^2 x {r['nt']}, {ranks} rank(s) | {local_points(n, ranks)} | "
-                      f"{solver / 2**20:.0f} MiB | {pred / 2**20:.0f} MiB | {meas / 2**20:.0f} MiB | {meas / pred:.2f} |")
-    print()
+    print(text)
     print(f"# total benchmark time {time.time() - t_start:.0f}s; load at end {load1():.2f}")
-
+    if doc:
+        bd.write_section(doc, SECTION, text)
     if args.json:
         def clean(r):
             return {k: v for k, v in r.items() if k != "V0"}
@@ -403,6 +297,175 @@ def main():
                                                       "sup_dV0": rtol[3]}}, f, indent=1)
     if not args.workdir:
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def report(args, binary, sizes, ranks_list, res, rtol, seconds):
+    """The Markdown lines of the section."""
+    L = []
+    runs = list(res.values()) + ([rtol[1], rtol[2]] if rtol else [])
+    cmd = bd.command_line()
+    L.append("Benchmark of `hjbft solve` (issue 3, \"Performance\"): the default 2-D problem of `hjbft solve -dim 2` "
+             "(VP SDE, default GMM target, quadratic reward, beta = 1, eta = 1, Crank-Nicolson after 2 "
+             "backward-Euler steps). A closed form exists, so every row carries the error against it next to "
+             "the time.")
+    L.append("")
+    L.append("* Reproduce: `%s` (`--quick`: a smoke test in about a minute that writes no doc; `--extra -ksp_type "
+             "... -pc_type ...` passes PETSc options to every solve; `--json FILE` keeps all measurements)." % cmd)
+    L.append("* Run: sizes %s x %d steps on ranks %s; PI only on %s^2, %s rank(s)%s. Total %.0f s."
+             % (", ".join("%d^2" % n for n in sizes), args.nt, ", ".join(map(str, ranks_list)),
+                "^2, ".join(str(n) for n in sorted({k[0] for k in res if k[1] == "pi"})) or "no",
+                ", ".join(str(r) for r in sorted({k[2] for k in res if k[1] == "pi"})) or "-",
+                (" (PI nt overrides %s)" % args.pi_nt) if args.pi_nt else "", seconds))
+    L.append("* Machine: %s. hjbft %s; PETSc %s." % (bd.machine(), bd.describe_build(binary), bd.petsc_version(binary)))
+    L.append("* PETSc solver: GMRES(30), default preconditioner (ILU(0) on 1 rank, block Jacobi + ILU(0) on more), "
+             "`-ksp_rtol 1e-13` (ground-truth accuracy, the default), nonzero initial guess (the previous time "
+             "step)%s." % ((", extra options " + " ".join(args.extra)) if args.extra else ""))
+    L.append("* Times are the solver's own `wall_time` (root attribute and `/history/wall_time`: no start-up, no "
+             "HDF5 output). Errors: against the closed form on the 99.9% mass region at the saved times "
+             "(`error_control_l2`: mass-weighted L2 of u - u*; `error_value_sup`: sup |V - V*|).")
+    L.append("* " + bd.load_note([r["load1"] for r in runs], [r["others"] for r in runs]))
+    L.append("")
+    L.append("### Results")
+    L.append("")
+    L.append("| grid | nt | ranks | method | time (s) | PI its | eval sweep (s) | lin its/step | updates/s | "
+             "assemble / KSPSolve (s) | peak RSS/rank MiB | error u L2 | error V sup | load | others |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for key in sorted(res, key=lambda k: (k[0], k[2], k[3] != args.nt, k[1] != "colehopf", k[3])):
+        n, method, ranks, nt = key
+        r = res[key]
+        its = len(r["iter_wall"])
+        sweep = r["iter_wall"][0]
+        lin = sum(r["iter_lin"]) / (its * nt) if method == "pi" else sum(r["iter_lin"]) / nt
+        ups = n * n * nt / sweep
+        L.append(f"| {n}^2 | {nt} | {ranks} | {'PI' if method == 'pi' else 'Cole-Hopf'} | {fmt_t(r['wall_time'])} | "
+                 f"{its if method == 'pi' else '-'} | {fmt_t(sweep) if method == 'pi' else '-'} | {lin:.1f} | "
+                 f"{ups:.3g} | {ev_time(r, 'HJBAssemble'):.2f} / {ev_time(r, 'KSPSolve'):.2f} | "
+                 f"{max(r['rss_kb']) / 1024:.0f} | {r.get('error_control_l2', float('nan')):.3e} | "
+                 f"{r.get('error_value_sup', float('nan')):.3e} | {r['load1']:.2f} | {r['others']:.2f} |")
+    L.append("")
+    L.append("\"eval sweep\" = PI iteration 0 (the pre-trained control u = 0 over the whole horizon, incl. the "
+             "per-iteration diagnostics); \"PI its\" = evaluation sweeps until sup |u^{k+1} - u^k| < 1e-7; "
+             "updates/s = N^2 nt / (time of one sweep: the whole solve for Cole-Hopf, iteration 0 for PI); "
+             "\"others\" = cores' worth of CPU that other processes took during the run.")
+    L.append("")
+    L.append("### Where the time goes")
+    L.append("")
+    L.append("`-log_view`, max over ranks, seconds:")
+    L.append("")
+    L.append("| run | total | HJBAssemble | KSPSolve | of which PCSetUp | PCApply | MatMult | GMRES orthog | "
+             "MatILUFactorSym | assemble ns / point / sweep |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|")
+    for key in sorted(res):
+        n, method, ranks, nt = key
+        r = res[key]
+        sweeps = len(r["iter_wall"])
+        ns = 1e9 * ev_time(r, "HJBAssemble") / (n * n * nt * sweeps) * ranks
+        L.append(f"| {method} {n}^2 x {nt}, {ranks} rank(s) | {r['wall_time']:.2f} | {ev_time(r, 'HJBAssemble'):.2f} | "
+                 f"{ev_time(r, 'KSPSolve'):.2f} | {ev_time(r, 'PCSetUp'):.2f} | {ev_time(r, 'PCApply'):.2f} | "
+                 f"{ev_time(r, 'MatMult'):.2f} | {ev_time(r, 'KSPGMRESOrthog'):.2f} | "
+                 f"{ev_time(r, 'MatILUFactorSym'):.2f} | {ns:.0f} |")
+    L.append("")
+    one = [r for k, r in res.items() if k[2] == 1]
+    if one:
+        share = [ev_time(r, "HJBAssemble") / r["wall_time"] for r in one]
+        pcs = [ev_time(r, "PCSetUp") / ev_time(r, "KSPSolve") for r in one]
+        pca = [ev_time(r, "PCApply") / ev_time(r, "KSPSolve") for r in one]
+        sym = [ev_time(r, "MatILUFactorSym") / r["wall_time"] for r in one]
+        L.append("On 1 rank: the assembly (HJBAssemble: the score and drift at every point, the matrix and right-hand "
+                 "side) is %.0f-%.0f%% of the solve; in KSPSolve the ILU(0) triangular solves (PCApply) are "
+                 "%.0f-%.0f%% and PCSetUp (a fresh ILU(0) every step) %.0f-%.0f%%; the symbolic ILU factorization "
+                 "alone is %.1f-%.1f%% of the solve."
+                 % (100 * min(share), 100 * max(share), 100 * min(pca), 100 * max(pca), 100 * min(pcs),
+                    100 * max(pcs), 100 * min(sym), 100 * max(sym)))
+        L.append("")
+    if rtol:
+        n, a, b, dv = rtol
+        la, lb = sum(a["iter_lin"]) / a["nt"], sum(b["iter_lin"]) / b["nt"]
+        L.append(f"Cost of accuracy (Cole-Hopf {n}^2 x {a['nt']}, 1 rank, run again): `-ksp_rtol 1e-13` "
+                 f"{a['wall_time']:.2f} s, {la:.1f} GMRES its/step; `-ksp_rtol 1e-8` {b['wall_time']:.2f} s, "
+                 f"{lb:.1f} its/step ({a['wall_time'] / b['wall_time']:.2f}x faster); sup |V(0) difference| "
+                 f"{dv:.1e} (control error {a.get('error_control_l2', float('nan')):.3e} vs "
+                 f"{b.get('error_control_l2', float('nan')):.3e}).")
+        L.append("")
+    L.append("### Targets")
+    L.append("")
+    L.append("| grid | nt | ranks | full PI (s) | (PI its + 1) x Cole-Hopf (s) | PI <= bound? | error u L2 PI / Cole-Hopf |")
+    L.append("|---|---|---|---|---|---|---|")
+    for key in sorted(res):
+        n, method, ranks, nt = key
+        if method != "pi" or (n, "colehopf", ranks, nt) not in res:
+            continue
+        pi, ch = res[key], res[(n, "colehopf", ranks, nt)]
+        its = len(pi["iter_wall"])
+        bound = (its + 1) * ch["wall_time"]
+        L.append(f"| {n}^2 | {nt} | {ranks} | {fmt_t(pi['wall_time'])} | {its + 1} x {ch['wall_time']:.2f} = "
+                 f"{fmt_t(bound)} | {'yes' if pi['wall_time'] <= bound else '**no** (by %.0f%%)' % (100 * (pi['wall_time'] / bound - 1))} | "
+                 f"{pi.get('error_control_l2', float('nan')):.3e} / {ch.get('error_control_l2', float('nan')):.3e} |")
+    L.append("")
+    k257 = (257, "colehopf", 1, 400)
+    if k257 in res:
+        t = res[k257]["wall_time"]
+        t2 = res.get((257, "colehopf", 2, 400), {}).get("wall_time")
+        L.append(f"257^2 x 400 Cole-Hopf in seconds: {t:.2f} s on 1 rank" + (f", {t2:.2f} s on 2 ranks" if t2 else "")
+                 + (": **met** (< 60 s)." if t < 60 else ": **missed** (>= 60 s)."))
+        L.append("")
+    sweeps = [(k[0], res[k]["iter_wall"][0] / res[(k[0], "colehopf", k[2], k[3])]["wall_time"])
+              for k in sorted(res) if k[1] == "pi" and (k[0], "colehopf", k[2], k[3]) in res]
+    if sweeps:
+        L.append("One PI evaluation sweep (iteration 0, with its diagnostics) / one Cole-Hopf solve: "
+                 + ", ".join("%.2fx at %d^2" % (s, n) for n, s in sweeps) + ".")
+        L.append("")
+    if len(ranks_list) > 1 and 1 in ranks_list:
+        L.append("### Scaling 1 -> %s ranks" % "/".join(str(r) for r in ranks_list if r > 1))
+        L.append("")
+        L.append("| grid | ranks | Cole-Hopf speedup (efficiency) | full PI speedup (efficiency) | lin its/step CH 1 / R ranks |")
+        L.append("|---|---|---|---|---|")
+        for n in sizes:
+            for R in ranks_list:
+                if R == 1 or (n, "colehopf", R, args.nt) not in res:
+                    continue
+                c1, cr = res[(n, "colehopf", 1, args.nt)], res[(n, "colehopf", R, args.nt)]
+                s = c1["wall_time"] / cr["wall_time"]
+                p1, pr = res.get((n, "pi", 1, args.nt)), res.get((n, "pi", R, args.nt))
+                ps = f"{p1['wall_time'] / pr['wall_time']:.2f} ({100 * p1['wall_time'] / pr['wall_time'] / R:.0f}%)" \
+                    if p1 and pr else "-"
+                L.append(f"| {n}^2 x {args.nt} | {R} | {s:.2f} ({100 * s / R:.0f}%) | {ps} | "
+                         f"{sum(c1['iter_lin']) / c1['nt']:.1f} / {sum(cr['iter_lin']) / cr['nt']:.1f} |")
+        L.append("")
+        L.append("Block-Jacobi ILU(0) on more ranks needs more GMRES iterations per step (last column); every GMRES "
+                 "iteration has ~30 reductions, so ranks that lose their core to other processes stall each "
+                 "other (column \"others\" of the results).")
+        L.append("")
+    # Memory
+    smallest = min(sizes)
+    r0 = res[(smallest, "colehopf", 1, args.nt)]
+    pred0, _ = memory_model(smallest, r0["nt"], "colehopf", 1, r0["saved"], 1, r0["exact"], 0)
+    baseline_kb = max(0, r0["rss_kb"][0] - pred0 / 1024)
+    L.append("### Memory per rank")
+    L.append("")
+    L.append("The solver stores V at every time step (nt+1 vectors; twice for PI: current and previous iterate), "
+             "plus at each saved step the mass weight, region mask, exact V and exact u (d components), and for "
+             "PI the improved control at the saved steps of every iteration; plus work vectors, GMRES(30)'s "
+             "Krylov basis, and three AIJ matrices (A, Aprev, ILU factor). So per rank, with n = points on the "
+             "rank (`memory_model` in the script):")
+    L.append("")
+    L.append("    bytes ~ 8 n [ (nt+1) (2 for PI, 1 otherwise) + saved (2 + 1 + d) + PI its x saved x d + 50 ] "
+             "+ 3 x 64 n + baseline")
+    L.append("")
+    L.append(f"with the process baseline (MPI, PETSc, HDF5) {baseline_kb / 1024:.0f} MiB, measured as the smallest "
+             f"Cole-Hopf run's peak RSS minus its model. Peak RSS: `/usr/bin/time -v` around each rank.")
+    L.append("")
+    L.append("| run | points/rank | solver data (model) | predicted RSS | measured peak RSS | measured / predicted |")
+    L.append("|---|---|---|---|---|---|")
+    for key in sorted(res):
+        n, method, ranks, nt = key
+        r = res[key]
+        solver, pred = memory_model(n, nt, method, ranks, r["saved"], len(r["iter_wall"]), r["exact"], baseline_kb)
+        meas = max(r["rss_kb"]) * 1024
+        L.append(f"| {method} {n}^2 x {nt}, {ranks} rank(s) | {local_points(n, ranks)} | {solver / 2**20:.0f} MiB | "
+                 f"{pred / 2**20:.0f} MiB | {meas / 2**20:.0f} MiB | {meas / pred:.2f} |")
+    L.append("")
+    return L
 
 
 if __name__ == "__main__":
