@@ -222,8 +222,9 @@ def main():
     ap.add_argument("--hjbft", default="", help="the hjbft binary (default: build-bench/ or build/)")
     ap.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                     help="further options for every solve (problem, -ksp_*, ...); must come last")
-    ap.add_argument("--max-load", type=float, default=1.0, help="wait for the 1-min load average to fall below this")
-    ap.add_argument("--wait", type=float, default=120, help="longest wait for a quiet machine per run (s)")
+    ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-min load average to fall below this "
+                    "(it includes the benchmark's own previous run)")
+    ap.add_argument("--wait", type=float, default=60, help="longest wait for a quiet machine per run (s)")
     ap.add_argument("--no-rtol-check", action="store_true", help="skip the -ksp_rtol 1e-8 comparison")
     ap.add_argument("--json", default="", help="also write all measurements here")
     ap.add_argument("--workdir", default="", help="scratch folder (default: a temporary one)")

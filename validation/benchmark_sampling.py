@@ -68,8 +68,9 @@ def main():
     ap.add_argument("--out", default="", help="scratch folder (default: a temporary one, removed)")
     ap.add_argument("--mpiexec", default="mpiexec")
     ap.add_argument("--quick", action="store_true", help="1-D, 100 steps, a tenth of the paths: a smoke test")
-    ap.add_argument("--max-load", type=float, default=1.0, help="wait for the 1-minute load to fall below this")
-    ap.add_argument("--wait", type=float, default=60, help="... for at most this many seconds per run")
+    ap.add_argument("--max-load", type=float, default=1.5, help="wait for the 1-minute load to fall below this "
+                    "(it includes the benchmark's own previous run)")
+    ap.add_argument("--wait", type=float, default=30, help="... for at most this many seconds per run")
     ap.add_argument("--json", default="", help="also write all measurements here")
     bd.add_doc_options(ap)
     args = ap.parse_args()
