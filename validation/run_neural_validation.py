@@ -492,6 +492,7 @@ def sec_rates(ctx):
                "exact_errs": exact_errs, "exact_rate": erate, "exact_rate_se": erate_se,
                "exact_phase": [p[0] for p in epts], "em_gap": emg, "em_gap_se": emse, "in_table": in_table,
                "pi_grad": base["hist"].get("sup_grad_u", []) if base["rc"] == 0 else [],
+               "pi_hess": base["hist"].get("sup_hess_v", []) if base["rc"] == 0 else [],
                "rate_vs_converged": rvc, "gap0": h["objective_gap"][0], "gap_floor": gf, "gap_floor_se": gse,
                "run": r, "norm": norm, "wall": r["attrs"].get("wall_time", float("nan")), "labels": {"norm": c_norm},
                "ref_grad": r["attrs"].get("reference_sup_grad_u"), "ref_hess": r["attrs"].get("reference_sup_hess_v")}
@@ -711,25 +712,33 @@ def sec_regularity(ctx, runs):
            "value network), per outer iteration, next to the same quantities of the reference "
            "(root attributes `reference_sup_grad_u`, `reference_sup_hess_v`; for a grid reference they are "
            "central differences of its interpolated control).  Two checks per run, each on both measures:\n\n"
-           "* **bounded uniformly in k** (what the theory, DESIGN.md section 3, says of every iterate: it keeps "
-           "the optimum's regularity): max over k <= 2 x the reference's;\n"
+           "* **bounded uniformly in k** (what the theory, DESIGN.md section 3, says of every iterate: its "
+           "regularity stays bounded by a constant of the problem, uniformly in k).  The scale of that constant is "
+           "what exact policy iteration on the grid shows for the same problem: its iterates overshoot the "
+           "optimum's regularity by the factor X = max_k / final of its own `/history/sup_grad_u` (resp. "
+           "`sup_hess_v`; column `exact PI`).  Check: max over k of the network's "
+           "value <= 2 X x the reference's (X = 1 where no exact-PI history exists: the discrete run);\n"
            "* **not smoother than the optimum** (full run only): the last iterate's value >= the reference's / 2.  "
            "The theory does "
            "not bound this side; it is what a network that converged to u* in C^1 would show, and it fails when "
-           "the networks over-smooth u* (where u* is steep, i.e. where their sup error sits).\n\n")
+           "the networks over-smooth u* where it is steep.\n\n")
     rows = []
     out = {}
-    for label, r, pi_grad in runs:
+    for label, r, (pi_grad, pi_hess) in runs:
         if r is None or r["rc"]:
             continue
         h, a = r["hist"], r["attrs"]
         gu, hv = h["sup_grad_u"], h["sup_hess_v"]
         rg, rh = a.get("reference_sup_grad_u", float("nan")), a.get("reference_sup_hess_v", float("nan"))
-        pi = ("%.2f (%s)" % (max(pi_grad) / pi_grad[-1], " ".join("%.1f" % x for x in pi_grad[:6]))
-              if pi_grad else "")
-        cu = ctx.check("%s: bounded uniformly in k: max_k sup|grad u^k| <= 2 x reference and max_k sup|Hess V^k| <= "
-                       "2 x reference" % label, max(gu) <= 2 * rg and max(hv) <= 2 * rh,
-                       "%.2f vs %.2f, %.2f vs %.2f" % (max(gu), rg, max(hv), rh))
+        xg = max(1.0, max(pi_grad) / pi_grad[-1]) if len(pi_grad) and pi_grad[-1] > 0 else 1.0
+        xh = max(1.0, max(pi_hess) / pi_hess[-1]) if len(pi_hess) and pi_hess[-1] > 0 else 1.0
+        pi = ("%.2f / %.2f (%s)" % (max(pi_grad) / pi_grad[-1], max(pi_hess) / pi_hess[-1],
+                                    " ".join("%.1f" % x for x in pi_grad[:6]))
+              if len(pi_grad) and len(pi_hess) else "— (X = 1)")
+        cu = ctx.check("%s: bounded uniformly in k: max_k sup|grad u^k| <= 2 X_grad x reference and max_k "
+                       "sup|Hess V^k| <= 2 X_hess x reference (X = exact PI's max_k/final, %.2f and %.2f)"
+                       % (label, xg, xh), max(gu) <= 2 * xg * rg and max(hv) <= 2 * xh * rh,
+                       "%.2f vs %.2f, %.2f vs %.2f" % (max(gu), 2 * xg * rg, max(hv), 2 * xh * rh))
         # Full run only: the --quick fits (fewer paths and Adam steps) are a smoke test, smoother by design.
         cl = "(quick run: not checked)" if ctx.quick else ctx.check(
             "%s: not smoother than the optimum: last sup|grad u| >= reference / 2 and last sup|Hess V| >= "
@@ -741,16 +750,17 @@ def sec_regularity(ctx, runs):
                      "%s, %s" % (cu, cl), pi])
     md += table(["run", "sup\\|grad u^{k+1}\\|, k = 0, 1, ...", "reference", "max / ref, last / ref",
                  "sup\\|Hess V^k\\|, k = 0, 1, ...", "reference", "max / ref, last / ref", "checks",
-                 "exact PI on the grid: max_k / final sup\\|grad u^{k+1}\\| (its values, reference-mass region)"],
+                 "exact PI on the grid: X = max_k / final of sup\\|grad u^{k+1}\\| / of sup\\|Hess V^k\\| "
+                 "(its sup\\|grad u\\| values, reference-mass region)"],
                 rows)
     bump = [p for p in BUMP1.reward]
     sc = float(bump[bump.index("-reward_scale") + 1])
     wd = float(bump[bump.index("-reward_width") + 1])
     md += ("At t = T the value network is V = r exactly, so sup|Hess V| includes sup|Hess r| over the region (%.2f "
            "= scale / width^2 at the centre of the bump reward, 0 for a linear one).  The last column is the same "
-           "regularity measure of the exact policy iteration (`hjbft solve -hjb_method pi`, its `/history/sup_grad_u`), "
-           "for scale: exact PI iterates also overshoot the optimum's regularity in the first iterations at small "
-           "beta.\n\n" % (sc / wd ** 2))
+           "regularity measure of the exact policy iteration (`hjbft solve -hjb_method pi`, its `/history`; for the "
+           "grid problems the PI reference itself), measured on the reference's mass region, so only its ratio X is "
+           "used.\n\n" % (sc / wd ** 2))
     return md, out
 
 
@@ -1406,10 +1416,15 @@ def main():
         body["discrete"], disc = sec_discrete(ctx)
     if "regularity" in secs:
         print("== 3. regularity", flush=True)
-        runs = [("beta %g" % b, r["run"], r["pi_grad"]) for b, r in rates.items() if isinstance(b, float)]
-        runs += [("%s (grid ref)" % t, g.get("run"), None) for t, g in grids.items() if g.get("ok")]
+        # Exact PI's own regularity per iterate (hjbft solve -hjb_method pi: section 1's base runs, and the PI
+        # references of section 4), the scale of the theory's uniform bound.
+        runs = [("beta %g" % b, r["run"], (r["pi_grad"], r["pi_hess"])) for b, r in rates.items()
+                if isinstance(b, float)]
+        runs += [("%s (grid ref)" % t, g.get("run"), (g["ref"]["hist"].get("sup_grad_u", []),
+                                                      g["ref"]["hist"].get("sup_hess_v", [])))
+                 for t, g in grids.items() if g.get("ok")]
         if disc:
-            runs.append(("discrete (bellman ref)", disc["run"], None))
+            runs.append(("discrete (bellman ref)", disc["run"], ([], [])))
         body["regularity"], regs = sec_regularity(ctx, runs)
     if "mpi" in secs:
         print("== 7. MPI", flush=True)
