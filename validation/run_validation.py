@@ -222,9 +222,18 @@ def field_diffs(opts, fa, fb, beta=None):
                     eps[j] = dd[j] * np.exp((x[j] - x[j].max()) / beta) / beta
                 out["eps", "region"] = max(float(eps[j][masks[j]].max()) for j in range(dd.shape[0]))
                 out["eps", "box"] = float(eps.max())
-                lphi = [(x[j] - x[j].max()) / beta / math.log(10) for j in range(dd.shape[0])]
-                out["log10phi", "region"] = min(float(lphi[j][masks[j]].min()) for j in range(dd.shape[0]))
+                # log10 phi before t = T (at T, V = r exactly: no solve, no precision lost)
+                js = range(dd.shape[0] - 1)
+                lphi = [(x[j] - x[j].max()) / beta / math.log(10) for j in js]
+                out["log10phi", "region"] = min(float(lphi[j][masks[j]].min()) for j in js)
                 out["log10phi", "box"] = min(float(l.min()) for l in lphi)
+                jm = min(js, key=lambda j: float(lphi[j].min()))
+                im = np.unravel_index(int(np.argmin(lphi[jm])), lphi[jm].shape)
+                dim = len(im)
+                axes = [a["grid/x%d" % k][:] for k in range(dim)]
+                out["phimin_where"] = "t = %.3g, x = (%s) in the box [%s]" % (
+                    float(a["time"][jm]), ", ".join("%.2f" % axes[k][im[dim - 1 - k]] for k in range(dim)),
+                    " x ".join("%.2f, %.2f" % (axes[k][0], axes[k][-1]) for k in range(dim)))
     return out
 
 
@@ -421,11 +430,23 @@ def order_summary(ctx, group, rows_ok):
     return s
 
 
+def save_opts(steps):
+    """-save_every for each level of a ladder so that every level saves the same times t = k/m, m = the largest
+    divisor of gcd(nt) that is at most 16: the norms (max and mean over the saved times) then compare like with
+    like (with the default nt/10, e.g. nt = 192 saves t = 190/192 near the terminal layer and nt = 128 does not)."""
+    g = 0
+    for _, nt in steps:
+        g = math.gcd(g, nt)
+    m = max(d for d in range(1, min(g, 16) + 1) if g % d == 0)
+    return m, {nt: ["-save_every", str(nt // m)] for _, nt in steps}
+
+
 def sec_refinement(ctx, lad):
     md = "## 1. Errors against the closed form under joint space-time refinement\n\n"
     md += ("Crank-Nicolson (theta = 1/2, 2 backward-Euler start-up steps), `-hjb_advection auto` (the hybrid "
            "scheme), PI with the default `-pi_tol 1e-7` unless stated.  Errors: sup on the 99.9%-mass region, "
-           "L2 weighted by the reference mass, both over the saved times; `ord` = observed order "
+           "L2 weighted by the reference mass, both over the saved times, which are the same for every level of a "
+           "ladder (t = k/m, m given per table); `ord` = observed order "
            "log(e_coarse/e_fine)/log(h_coarse/h_fine) with dt/h fixed.  `iters` = PI iterations.\n\n")
     # (problem, options, ladder, betas, method, extra options, theoretical order)
     cases = [("GMM1", GMM1, "space_time_1d", ["1", "0.3", "0.1"], "pi", [], 2),
@@ -446,10 +467,11 @@ def sec_refinement(ctx, lad):
         dim, steps = lad[ladder]
         for beta in betas:
             tag = "%s_b%s_%s%s" % (pname, beta, method, "_upwind" if extra else "")
-            runs = [solve(ctx, "ref_%s_n%d" % (tag, n), popts + ["-beta", beta, "-hjb_method", method] + extra,
-                          dim, n, nt) for n, nt in steps]
+            m, sv = save_opts(steps)
+            runs = [solve(ctx, "ref_%s_n%d" % (tag, n), popts + ["-beta", beta, "-hjb_method", method] + extra +
+                          sv[nt], dim, n, nt) for n, nt in steps]
             title = "%s, beta = %s, %s%s" % (pname, beta, method, " (upwind advection)" if extra else "")
-            md += "### %s\n\n%s\n\n" % (title, PROBLEM_TEXT[pname]) + ladder_table(runs)
+            md += "### %s\n\n%s; saved times t = k/%d.\n\n" % (title, PROBLEM_TEXT[pname], m) + ladder_table(runs)
             n0 = len(ctx.checks)
             cells = order_checks(ctx, title, runs, p)
             summary.append([title, "%d" % p] + cells)
@@ -767,7 +789,8 @@ def sec_gaussian(ctx, lad):
     for eta, extra, label, p in (("0.5", ["-hjb_method", "pi"], "eta = 0.5, PI, Crank-Nicolson", 2),
                                  ("0", ["-hjb_method", "howard", "-hjb_advection", "upwind", "-hjb_theta", "1"],
                                   "eta = 0 (ODE sampler), Howard, upwind, backward Euler", 1)):
-        runs = [solve(ctx, "gauss_eta%s_n%d" % (eta, n), GAUSS1 + ["-eta", eta] + extra, dim, n, nt)
+        m, sv = save_opts(steps)
+        runs = [solve(ctx, "gauss_eta%s_n%d" % (eta, n), GAUSS1 + ["-eta", eta] + extra + sv[nt], dim, n, nt)
                 for n, nt in steps]
         ex = next((r["attrs"].get("exact_solution") for r in runs if r["rc"] == 0), "?")
         md += "### %s (closed form: %s)\n\n" % (label, ex) + ladder_table(runs)
@@ -799,7 +822,8 @@ def sec_mpi(ctx):
            "tolerance that is absolute in phi; different domain decompositions leave different solver "
            "errors delta phi, and V = beta log phi then differs by about beta delta phi / phi, which is large where phi "
            "is tiny (the box corners near t = T).  `eps` = max of |dV| phi / beta, the phi error that explains "
-           "the difference in V: it must be small on the box as on the mass region.\n\n"
+           "the difference in V: it must be small on the box as on the mass region.  `min log10 phi`: before "
+           "t = T (at T, V = r is exact).\n\n"
            % (PROBLEM_TEXT["GMM2"], AGREE_TOL))
     rows = []
     nps = [1, 2] if ctx.quick else [1, 2, 4]
@@ -836,13 +860,15 @@ def sec_mpi(ctx):
                                                                                            MPI_CH_TOL[k]),
                                     d[k] <= MPI_CH_TOL[k], "%s (tolerance %.0e)" % (e(d[k]), MPI_CH_TOL[k]))
                     parts.append("%s %s %s [%s]" % (k[0], k[1], e2(d[k]), lab))
-                fl.setdefault(m, []).append("1 vs %d: %s; phi down to 1e%.0f on the region, 1e%.0f on the box" % (
-                    npr, ", ".join(parts), d["log10phi", "region"], d["log10phi", "box"]))
+                fl.setdefault(m, []).append("1 vs %d: %s; before t = T phi/max phi is down to 1e%.0f on the region "
+                                            "and 1e%.0f on the box (smallest at %s)" % (
+                    npr, ", ".join(parts), d["log10phi", "region"], d["log10phi", "box"], d["phimin_where"]))
     md += table(["method", "ranks", "dV region", "du region", "dV box", "du box", "eps region", "eps box",
                  "min log10 phi region", "min log10 phi box"], rows)
     finding(ctx, "**MPI** (section 6): PI %s; Howard %s (tolerance %.0e).  Cole-Hopf %s: the box differences are "
-            "larger than the region's because phi = exp(V/beta) is tiny in the box corners near t = T, and an "
-            "absolute error of phi of eps gives |dV| = beta eps / phi; eps is small everywhere." % (
+            "larger than the region's because phi = exp(V/beta) is tiny there, and an absolute error eps of phi "
+            "gives |dV| = beta eps / phi: eps, the phi error that explains |dV|, is as small on the box as on "
+            "the region." % (
                 "; ".join(fl.get("pi", [])), "; ".join(fl.get("howard", [])), AGREE_TOL,
                 "; ".join(fl.get("colehopf", []))))
     return md
