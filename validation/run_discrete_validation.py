@@ -957,7 +957,8 @@ def main():
                time.time() - t0))
     npass = sum(1 for c in ctx.checks if c[1])
     checks = "## Checks\n\n%d of %d passed.\n\n" % (npass, len(ctx.checks)) + table(
-        ["check", "result", "detail"], [[c[0], "pass" if c[1] else "**FAIL**", c[2]] for c in ctx.checks])
+        ["check", "result", "detail"], [[c[0].replace("|", "\\|"), "pass" if c[1] else "**FAIL**",
+                                         c[2].replace("|", "\\|")] for c in ctx.checks])  # | is a table cell
     report = preamble(ctx) + "\n" + head + checks + findings(ctx) + "\n" + body
     rpath = args.report or os.path.join(ctx.out, "validation_discrete.md")
     with open(rpath, "w") as f:
