@@ -104,7 +104,7 @@ TEST_CASE("PI and Howard reach the same discrete solution", "[hjb]") {
     double dh = 0;
     for (std::size_t i = 0; i < a.v0.size(); ++i) dh = std::max(dh, std::abs(a.v0[i] - b.v0[i]));
     INFO("d=" << po.dim << " |PI-Howard| " << dh);
-    CHECK(dh < 1e-8);
+    CHECK(dh < 5e-11);  // measured 4.8e-13 (1-D) and 1.4e-13 (2-D)
   }
 }
 
