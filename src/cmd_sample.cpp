@@ -268,6 +268,12 @@ int cmd_sample(MPI_Comm comm) {
         return N > 1 ? std::sqrt((x.array() - m).square().sum() / (N - 1) / N) : 0.0;
       };
       const Vector obj = reward - cost;
+      // A path that overflowed (a control of 1e300 from -beta 1e-300, an unstable sampler) makes
+      // every statistic NaN: refused before anything is printed as a result or written.
+      const long bad = N - static_cast<long>((YT.array().isFinite().rowwise().all() && obj.array().isFinite()).count());
+      if (bad > 0)
+        throw SolverError(std::to_string(bad) + " of " + std::to_string(N) + " paths are not finite (their end point, "
+                          "reward or path cost overflowed); nothing was written");
       const double mean_r = reward.mean(), mean_c = cost.mean(), mean_obj = obj.mean();
       bool have_V0 = false;
       double mean_V0 = 0;
