@@ -75,6 +75,12 @@ void NeuralPiftSolver::setup_reference() {
       std::vector<char> outside(grid_points_.cols(), 0);
       ref_->prepare({t});
       ref_->eval(t, grid_points_, r.U, outside);
+      // Errors against a reference that overflows (u* ~ 1/beta for -beta 1e-300) would be Inf/NaN.
+      int bad = !r.U.array().isFinite().all() || (r.U.array().abs() > 1e150).any();
+      MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_LOR, comm_);
+      if (bad)
+        throw SolverError("the reference control " + ref_->name() + " is not finite or overflows (|u| > 1e150) at t = " +
+                          std::to_string(t) + "; nothing was written");
       if (!ref_->value(t, grid_points_, r.V, outside)) r.V.resize(0);
       const bool tilt = r.V.size() > 0 && p_.control.cole_hopf_applies();
       grid_law(g_, FastGmmScore(p_.score.at_tau(p_.T() - t).marginal(), ScoreError{}), tilt ? r.V.data() : nullptr,
