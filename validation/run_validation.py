@@ -547,7 +547,14 @@ def sec_time(ctx, lad):
     return md
 
 
-AGREE_TOL = 1e-9  # PI = Howard and MPI ranks: 10 x the stopping tolerances (-pi_tol / -howard_tol 1e-10)
+# PI = Howard and PI/Howard across MPI ranks, value: the stopping tolerance (-pi_tol / -howard_tol 1e-10; a
+# last iterate is within r/(1-r) x its last change of the fixed point, r <= 1/2 here).  Measured 2e-12 to 8e-12.
+AGREE_TOL = 1e-10
+# The control u = gain grad_h V amplifies differences in V by about gain / h: PI/Howard across ranks (25^2 grid,
+# beta 0.5) measured 1e-11 to 5e-11 in u; at beta 0.03 and 0.01 (401 / 200) PI and Howard measured 2e-10 and
+# 4e-10 in u (gain 1/beta = 33 and 100).
+AGREE_TOL_CONTROL = 1e-9
+AGREE_TOL_SMALL_BETA = 1e-8
 TIGHT = ["-pi_tol", "1e-10", "-howard_tol", "1e-10"]
 
 
@@ -556,9 +563,11 @@ def sec_methods(ctx):
     md += ("PI and Howard with `-pi_tol 1e-10 -howard_tol 1e-10`.  `hjbft compare` differences are over the whole "
            "box (all saved times); the mass-region differences are computed by this script (same 99.9%% region as "
            "the error norms).  PI and Howard solve the same discrete equations, so they must agree to the solver "
-           "tolerance: checked at %.0e (10 x the stopping tolerances).  Cole-Hopf discretizes the linear equation "
+           "tolerance: checked at %.0e (the stopping tolerance; %.0e at the small beta below, where u = grad V / beta "
+           "amplifies the solver floor).  Cole-Hopf discretizes the linear equation "
            "for phi = exp(V/beta), so it differs from PI by a discretization error: checked as a difference of "
-           "at least 0.1 x the larger of the two methods' errors against the closed form.\n\n" % AGREE_TOL)
+           "at least 0.1 x the larger of the two methods' errors against the closed form.\n\n"
+           % (AGREE_TOL, AGREE_TOL_SMALL_BETA))
     cases = [("GMM1", GMM1, 1, 201, 200, "1"), ("GMM1", GMM1, 1, 201, 200, "0.3"), ("GMM2", GMM2, 2, 25, 24, "0.5")]
     if ctx.quick:
         cases = cases[:1]
@@ -587,7 +596,8 @@ def sec_methods(ctx):
             if b == "howard":
                 for fld in ("value", "control"):
                     lab = ctx.check("PI = Howard (%s, mass region, %s) to %.0e" % (size, fld, AGREE_TOL),
-                                    reg[fld] <= AGREE_TOL, "%s (tolerance %.0e)" % (e(reg[fld]), AGREE_TOL))
+                                    reg[fld] <= AGREE_TOL, "%s (tolerance %.0e, the stopping tolerance)" % (
+                                        e(reg[fld]), AGREE_TOL))
                     howard_meas.append((reg[fld], lab))
             else:
                 lab = ctx.check("Cole-Hopf differs from PI by a discretization error (%s): sup|dV| region >= 0.1 x "
@@ -626,7 +636,9 @@ def sec_methods(ctx):
             reg = field_diff(GMM1, rr["pi"]["file"], rr["howard"]["file"])
             dmax = max(reg.values())
             l2 = ctx.check("PI and Howard work at beta %s and agree to %.0e (mass region, value and control)"
-                           % (beta, AGREE_TOL), dmax <= AGREE_TOL, "%s (tolerance %.0e)" % (e(dmax), AGREE_TOL))
+                           % (beta, AGREE_TOL_SMALL_BETA), dmax <= AGREE_TOL_SMALL_BETA,
+                           "%s (tolerance %.0e: u = grad V / beta amplifies the solver floor)" % (
+                               e(dmax), AGREE_TOL_SMALL_BETA))
             a = rr["pi"]["attrs"]
             small.append("beta %s: Cole-Hopf refuses [%s], PI and Howard agree to %s [%s] with sup |V-V*| %s and "
                          "sup |u-u*| %s" % (beta, l1, e2(dmax), l2, e2(a["error_value_sup"]),
@@ -849,13 +861,14 @@ def sec_mpi(ctx):
     md += ("%s, beta 0.5, 25 x 25 / 24 (the case of the `mpi_solve_*` CTests, on a square grid).  "
            "`mpiexec -n N --oversubscribe`; differences computed by this script from the two files (max over the "
            "saved times), on the mass region and over the whole box, for value and control.  PI and Howard: "
-           "checked at %.0e.  Cole-Hopf solves for phi = exp(V/beta), rescaled to max 1 at each step, to a "
+           "checked at %.0e in V (the stopping tolerance) and %.0e in u (u = gain grad_h V amplifies by about "
+           "gain / h).  Cole-Hopf solves for phi = exp(V/beta), rescaled to max 1 at each step, to a "
            "tolerance that is absolute in phi; different domain decompositions leave different solver "
            "errors delta phi, and V = beta log phi then differs by about beta delta phi / phi, which is large where phi "
            "is tiny (the box corners near t = T).  `eps` = max of |dV| phi / beta, the phi error that explains "
            "the difference in V: it must be small on the box as on the mass region.  `min log10 phi`: before "
            "t = T (at T, V = r is exact).\n\n"
-           % (PROBLEM_TEXT["GMM2"], AGREE_TOL))
+           % (PROBLEM_TEXT["GMM2"], AGREE_TOL, AGREE_TOL_CONTROL))
     rows = []
     nps = [1, 2] if ctx.quick else [1, 2, 4]
     fl = {}
@@ -879,8 +892,9 @@ def sec_mpi(ctx):
             labs = []
             if m != "colehopf":
                 for k in (("value", "box"), ("control", "box")):
-                    labs.append(ctx.check("MPI %s: 1 vs %d ranks, %s over the box <= %.0e" % (m, npr, k[0], AGREE_TOL),
-                                          d[k] <= AGREE_TOL, "%s (tolerance %.0e)" % (e(d[k]), AGREE_TOL)))
+                    tol = AGREE_TOL if k[0] == "value" else AGREE_TOL_CONTROL
+                    labs.append(ctx.check("MPI %s: 1 vs %d ranks, %s over the box <= %.0e" % (m, npr, k[0], tol),
+                                          d[k] <= tol, "%s (tolerance %.0e)" % (e(d[k]), tol)))
                 fl.setdefault(m, []).append("1 vs %d: value %s, control %s over the box [%s]" % (
                     npr, e2(d["value", "box"]), e2(d["control", "box"]), ", ".join(labs)))
             else:
@@ -896,11 +910,12 @@ def sec_mpi(ctx):
                     npr, ", ".join(parts), d["log10phi", "region"], d["log10phi", "box"], d["phimin_where"]))
     md += table(["method", "ranks", "dV region", "du region", "dV box", "du box", "eps region", "eps box",
                  "min log10 phi region", "min log10 phi box"], rows)
-    finding(ctx, "**MPI** (section 6): PI %s; Howard %s (tolerance %.0e).  Cole-Hopf %s: the box differences are "
+    finding(ctx, "**MPI** (section 6): PI %s; Howard %s (tolerances %.0e in V, %.0e in u).  Cole-Hopf %s: the box "
+            "differences are "
             "larger than the region's because phi = exp(V/beta) is tiny there, and an absolute error eps of phi "
             "gives |dV| = beta eps / phi: eps, the phi error that explains |dV|, is as small on the box as on "
             "the region." % (
-                "; ".join(fl.get("pi", [])), "; ".join(fl.get("howard", [])), AGREE_TOL,
+                "; ".join(fl.get("pi", [])), "; ".join(fl.get("howard", [])), AGREE_TOL, AGREE_TOL_CONTROL,
                 "; ".join(fl.get("colehopf", []))))
     return md
 
