@@ -495,7 +495,7 @@ KL_SETS = 8  # exact-sample sets per law on which the terminal-KL estimator's ow
 
 
 def sec_theorem1(ctx):
-    from run_pg_validation import kl_estimator_validation, kl_mspacing
+    from klest import kl_estimator_validation, kl_mspacing
     n = 4000 if ctx.quick else 20000
     fpn = 401 if ctx.quick else 801
     K = 200
