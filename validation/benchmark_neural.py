@@ -42,6 +42,7 @@ import h5py
 import numpy as np
 
 import bench_doc as bd
+import vcommon
 from vcommon import MPI_ENV, ROOT
 
 PYTORCH = os.path.join(ROOT, "validation", "pytorch_pift.py")
@@ -258,6 +259,8 @@ def main():
     if args.report_only:
         with open(args.report_only) as f:
             saved = json.load(f)
+        saved["generated"] += (" Report text rewritten from that run's measurements (`--report-only`) at %s."
+                               % vcommon.provenance())
         text = report(saved)
         print(text)
         if doc:
@@ -396,8 +399,8 @@ def spread(values, nd=2, unit=""):
     if not v:
         return "-"
     f = "%." + str(nd) + "f"
-    if len(v) == 1:
-        return (f % v[0]) + unit
+    if len(v) == 1 or f % min(v) == f % max(v):
+        return (f % v[0]) + unit + (" (all %d)" % len(v) if len(v) > 1 else "")
     return (f + "%s (" + f + "-" + f + ")") % (statistics.median(v), unit, min(v), max(v))
 
 
@@ -496,7 +499,8 @@ def report(saved):
         curves += [(s["label"], [s]) for s in others_]
         for label, ss in curves:
             dev = max(abs(a - b) for s in ss for a, b in zip(s["errors"], ss[0]["errors"]))
-            name = label + (" (reps differ by <= %.1e)" % dev if len(ss) > 1 else "")
+            name = label + ((" (all %d repetitions identical)" % len(ss) if dev == 0 else
+                             " (repetitions differ by <= %.1e)" % dev) if len(ss) > 1 else "")
             L.append("| %s | " % name + " | ".join("%.4f" % e for e in ss[0]["errors"])
                      + " |" * (n - len(ss[0]["errors"])) + " |")
         L.append("")
