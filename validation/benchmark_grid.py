@@ -433,9 +433,9 @@ def report(args, binary, sizes, ranks_list, res, rtol, seconds):
                 L.append(f"| {n}^2 x {args.nt} | {R} | {s:.2f} ({100 * s / R:.0f}%) | {ps} | "
                          f"{sum(c1['iter_lin']) / c1['nt']:.1f} / {sum(cr['iter_lin']) / cr['nt']:.1f} |")
         L.append("")
-        L.append("Block-Jacobi ILU(0) on more ranks needs more GMRES iterations per step (last column); every GMRES "
-                 "iteration has ~30 reductions, so ranks that lose their core to other processes stall each "
-                 "other (column \"others\" of the results).")
+        L.append("Block-Jacobi ILU(0) on more ranks needs more GMRES iterations per step (last column), and every "
+                 "GMRES(30) iteration ends in reductions over the ranks; with other processes on the cores "
+                 "(column \"others\" of the results) a rank that loses its core stalls the other at each of them.")
         L.append("")
     # Memory
     smallest = min(sizes)

@@ -156,10 +156,10 @@ def report(res, dims, steps_list, hj, seconds, quick):
     L.append("* " + bd.load_note([a["load"] for a in res.values()], [a["others"] for a in res.values()])
              + " Run time %.0f s." % seconds)
     dm = max(abs(res[k]["mean_error"] - res[k[:3] + (2,)]["mean_error"]) for k in res if k[3] == 1)
-    L.append("* Accuracy columns (1-rank run; the 2-rank run draws the same paths: its mean error differs by at "
-             "most %.1e): mean error = |sample mean - law mean| in Monte Carlo standard errors; mode weights = "
+    L.append("* Accuracy columns (1-rank run; the 2-rank run draws the same paths: %s): mean error = |sample mean - law mean| in Monte Carlo standard errors; mode weights = "
              "largest error of the fraction of samples nearest each mode; KS = Kolmogorov-Smirnov distance (1-D; "
-             "1.36/sqrt(n) is its 95%% level)." % dm)
+             "1.36/sqrt(n) is its 95%% level)." % ("its mean error is the same to the last bit" if dm == 0 else
+                                                 "its mean error differs by at most %.1e" % dm))
     L.append("")
     L.append("| d | steps | control | n | paths/s, 1 rank | paths/s, 2 ranks | 2 / 1 rank | us per path-step (1 rank) "
              "| mean error (s.e.) | mode weights | KS (1.36/sqrt n) | load | others |")
@@ -191,8 +191,8 @@ def report(res, dims, steps_list, hj, seconds, quick):
                for d in dims for c in CONTROLS]
         L.append("* 100-step / 1000-step throughput: %sx (10 if the time were linear in the steps with no "
                  "fixed cost per path)." % span(lin, 1))
-    L.append("* 2 ranks / 1 rank: %sx. The paths are independent (one gather of the terminal states at "
-             "the end), so what is lost on 2 cores is the other processes' share (column \"others\")." % span(sp))
+    L.append("* 2 ranks / 1 rank: %sx (the paths are independent; one gather of the terminal states at the "
+             "end)." % span(sp))
     return L
 
 
