@@ -443,7 +443,7 @@ def report(saved):
              "Time to error = wall time from the start of iteration 0 to the end of the first iteration whose "
              "error is <= the threshold (1.2 x the worst final error of all runs of the problem). Ratios are "
              "PyTorch / hjbft of each interleaved pair (run i of each), median (min-max) over the %d pairs." % reps)
-    L.append("* Machine: %s. hjbft: %s; its networks use Eigen %s's own GEMM and activation kernels (no "
+    L.append("* Machine: %s. hjbft %s; its networks use Eigen %s's own GEMM and activation kernels (no "
              "EIGEN_USE_BLAS), compiled for %s; the BLAS it links through PETSc (%s) is not used by the "
              "networks (see its profile below)."
              % (saved["machine"], saved["build"], saved["eigen"], _isa(saved["build"]),
