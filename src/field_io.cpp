@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -99,19 +100,14 @@ void FieldWriter::write_field(const std::string& name, int index, ::Vec v, int d
   PetscInt nloc;
   HJBFT_PETSC(VecGetLocalSize(v, &nloc));
   HJBFT_PETSC(VecGetArrayRead(v, &x));
-  // Refused: NaN and Inf, and magnitudes whose square overflows (a control of 1e300 from
-  // -beta 1e-300 is finite, but every cost |u|^2 computed from it is not).
-  constexpr double kLargest = 1e150;  // < sqrt(DBL_MAX) = 1.3e154
-  int finite = 1, representable = 1;
-  for (PetscInt i = 0; i < nloc && finite; ++i) {
-    if (!std::isfinite(x[i])) finite = 0;
-    else if (std::abs(x[i]) > kLargest) representable = 0;
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &finite, 1, MPI_INT, MPI_LAND, grid_.comm());
-  MPI_Allreduce(MPI_IN_PLACE, &representable, 1, MPI_INT, MPI_LAND, grid_.comm());
-  if (!finite || !representable) {
+  // Refused: NaN and Inf (2), and magnitudes above kLargestField (1); one reduction for both.
+  int worst = 0;
+  for (PetscInt i = 0; i < nloc && worst < 2; ++i)
+    worst = std::max(worst, !std::isfinite(x[i]) ? 2 : std::abs(x[i]) > kLargestField ? 1 : 0);
+  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_INT, MPI_MAX, grid_.comm());
+  if (worst > 0) {
     HJBFT_PETSC(VecRestoreArrayRead(v, &x));
-    throw SolverError((finite ? "values of magnitude above 1e150 (their squares overflow) in /" : "non-finite values in /") +
+    throw SolverError((worst == 1 ? "values of magnitude above 1e150 (their squares overflow) in /" : "non-finite values in /") +
                       name + " at t = " + std::to_string(grid_.time(grid_.saved_steps()[index])) +
                       "; nothing was written");
   }

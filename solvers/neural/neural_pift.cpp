@@ -10,6 +10,7 @@
 
 #include "../hjb_operator.hpp"
 #include "hjbft/errors.hpp"
+#include "hjbft/field_io.hpp"
 #include "pift_internal.hpp"
 
 namespace hjbft {
@@ -76,7 +77,7 @@ void NeuralPiftSolver::setup_reference() {
       ref_->prepare({t});
       ref_->eval(t, grid_points_, r.U, outside);
       // Errors against a reference that overflows (u* ~ 1/beta for -beta 1e-300) would be Inf/NaN.
-      int bad = !r.U.array().isFinite().all() || (r.U.array().abs() > 1e150).any();
+      int bad = !r.U.array().isFinite().all() || (r.U.array().abs() > kLargestField).any();
       MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_LOR, comm_);
       if (bad)
         throw SolverError("the reference control " + ref_->name() + " is not finite or overflows (|u| > 1e150) at t = " +
