@@ -32,9 +32,7 @@ Criteria come from the theory, not from a previous run:
 Exit status: 0 when every check listed under "Checks" in the report passes, 1
 otherwise (2 for usage errors, 77 when h5py/numpy are missing).
 """
-import argparse
 import glob
-import json
 import math
 import os
 import re
@@ -42,16 +40,14 @@ import subprocess
 import sys
 import time
 
-try:
-    import h5py
-    import numpy as np
+import vcommon as vc
+from vcommon import MPI_ENV, ROOT, Ctx, failed, provenance, table
 
-    from h5result import read_result
-except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
-    print("run_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
-    sys.exit(77)
+vc.require_numpy()
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
-from vcommon import MPI_ENV, ROOT, Ctx, provenance
+from h5result import read_result  # noqa: E402
 
 ORDER_TOL = 0.25  # an observed order within this of the theoretical one is "in the asymptotic range"
 REG_FACTOR = 2.0  # regularity of the PI iterates: at most this times the rougher end of the iteration
@@ -103,37 +99,15 @@ def grid_opts(dim, n):
     return g
 
 
-def error_line(text):
-    lines = [l.strip() for l in text.splitlines() if l.startswith("hjbft:") or "error" in l.lower()]
-    if not lines:
-        lines = [l.strip() for l in text.splitlines() if "warning" in l.lower()]
-    return lines[-1] if lines else ""
-
-
 def solve(ctx, name, opts, dim, n, nt, nproc=None, out=None, timeout=300):
     """Run hjbft solve; returns a dict with rc, error line, attributes, history, wall time."""
-    out = out or os.path.join(ctx.runs, name + ".h5")
-    for f in glob.glob(out + "*") + glob.glob(out[:-3] + ".xmf"):
-        os.remove(f)
-    cmd = [ctx.hjbft, "solve"] + opts + grid_opts(dim, n) + ["-nt", str(nt), "-o", out]
-    env = dict(os.environ)
-    if nproc:
-        cmd = [ctx.mpiexec, "-n", str(nproc), "--oversubscribe"] + cmd
-        env.update(MPI_ENV)
-    t0 = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        rc, text = p.returncode, p.stdout + p.stderr
-    except subprocess.TimeoutExpired as e:
-        rc, text = 124, (e.stdout or b"").decode(errors="replace") + "\nvalidation: timed out after %ds" % timeout
-    wall = time.time() - t0
-    ctx.total_wall += wall
-    ctx.nruns += 1
-    with open(os.path.join(ctx.runs, name + ".log"), "w") as f:
-        f.write(" ".join(cmd) + "\n" + text)
-    r = {"name": name, "cmd": " ".join(cmd[cmd.index("solve") - 1:]).replace(ctx.hjbft, "hjbft"), "rc": rc,
-         "error": error_line(text) if rc else "", "wall": wall, "file": out, "n": n, "nt": nt, "dim": dim,
-         "attrs": {}, "hist": {}}
+    out = vc.fresh_output(out or os.path.join(ctx.runs, name + ".h5"))
+    args = ["solve"] + opts + grid_opts(dim, n) + ["-nt", str(nt), "-o", out]
+    p = vc.run_hjbft(ctx, name, args, nproc, timeout)
+    rc, wall = p["rc"], p["wall"]
+    r = {"name": name, "cmd": ("hjbft " + " ".join(args)).replace(ctx.hjbft, "hjbft"), "rc": rc,
+         "error": vc.error_line(p["text"], fallback="warning") if rc else "", "wall": wall, "file": out, "n": n,
+         "nt": nt, "dim": dim, "attrs": {}, "hist": {}}
     if rc == 0 and os.path.exists(out):
         r["attrs"], r["hist"] = read_result(out)
     print("  %-34s rc %d  %6.1fs  %s" % (name, rc, wall, r["error"] if rc else
@@ -155,39 +129,18 @@ def compare(ctx, a, b, tol):
 
 
 # --- the reference mass region, computed here independently of the solver ------------------
-def parse_problem_opts(opts):
-    d = {"-dim": "1", "-target_weights": "0.5,0.5", "-target_means": "-2,2", "-target_vars": "0.25",
-         "-sde_hmin": "0.1", "-sde_hmax": "20", "-sde_T": "1"}
-    for i in range(0, len(opts) - 1):
-        if opts[i] in d:
-            d[opts[i]] = opts[i + 1]
-    dim = int(d["-dim"])
-    w = np.array([float(v) for v in d["-target_weights"].split(",")])
-    mu = np.array([float(v) for v in d["-target_means"].split(",")]).reshape(len(w), dim)
-    var = [float(v) for v in d["-target_vars"].split(",")]
-    var = np.array(var if len(var) == len(w) else var * len(w))
-    return dim, w, mu, var, float(d["-sde_hmin"]), float(d["-sde_hmax"]), float(d["-sde_T"])
-
-
 def mass_masks(opts, h5file, mass=0.999):
     """Per saved time: boolean mask of the grid points of highest reference density holding `mass`
     (vp SDE, isotropic GMM marginals N(m mu_k, (m^2 s_k + v) I))."""
-    dim, w, mu, var, hmin, hmax, T = parse_problem_opts(opts)
+    problem = vc.parse_problem(opts)
+    dim = problem[0]
     with h5py.File(h5file, "r") as f:
         axes = [f["grid/x%d" % a][:] for a in range(dim)]
         times = f["time"][:]
     mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # x0 fastest: arrays of shape [n_{d-1}]..[n_0]
     masks = []
     for t in times:
-        tau = T - t
-        H = hmin * tau + (hmax - hmin) * tau * tau / (2 * T)
-        m = math.exp(-H / 2)
-        v = 1 - m * m
-        p = np.zeros(mesh[0].shape)
-        for k in range(len(w)):
-            s = m * m * var[k] + v
-            r2 = sum((mesh[a] - m * mu[k, a]) ** 2 for a in range(dim))
-            p += w[k] * np.exp(-r2 / (2 * s)) / (2 * math.pi * s) ** (dim / 2)
+        p = vc.reference_density(problem, t, mesh)
         flat = np.sort(p.ravel())[::-1]
         c = np.cumsum(flat) / flat.sum()
         level = flat[min(np.searchsorted(c, mass), len(flat) - 1)]
@@ -239,11 +192,8 @@ def field_diffs(opts, fa, fb, beta=None):
 
 def reference_score(opts, t, mesh):
     """Score of the reference marginal at time t (vp SDE, isotropic GMM): list of arrays, one per axis."""
-    dim, w, mu, var, hmin, hmax, T = parse_problem_opts(opts)
-    tau = T - t
-    H = hmin * tau + (hmax - hmin) * tau * tau / (2 * T)
-    m = math.exp(-H / 2)
-    v = 1 - m * m
+    dim, w, mu, var, hmin, hmax, T = vc.parse_problem(opts)
+    m, v = vc.vp_mv(T - t, hmin, hmax, T)
     num = [np.zeros(mesh[0].shape) for _ in range(dim)]
     den = np.zeros(mesh[0].shape)
     logs = []
@@ -266,7 +216,7 @@ def peclet(opts, h5file):
     D = Sigma^2/2 = h(tau)/2, so Pe_i = h_i |y_i + 2 s_i + 2 u_i|.  Returns (max over the mass region,
     fraction of mass-region points with Pe > 2, max over the interior of the box), over the saved times."""
     masks = mass_masks(opts, h5file)
-    dim = parse_problem_opts(opts)[0]
+    dim = vc.parse_problem(opts)[0]
     with h5py.File(h5file, "r") as f:
         axes = [f["grid/x%d" % a][:] for a in range(dim)]
         times = f["time"][:]
@@ -295,34 +245,15 @@ def peclet(opts, h5file):
 
 
 # --- formatting ------------------------------------------------------------------------------
-def e(x):
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.3e" % x
-
-
-def e2(x):
-    """Short form for the findings text."""
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.2g" % x
-
-
-def o(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.2f" % x
+e = vc.number("%.3e", keep_inf=True)
+e2 = vc.number("%.2g", keep_inf=True)  # short form for the findings text
+o = vc.o
 
 
 def order(ec, ef, hc, hf):
     if not (ec and ef) or ec <= 0 or ef <= 0:
         return float("nan")
     return math.log(ec / ef) / math.log(hc / hf)
-
-
-def table(head, rows):
-    s = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-    for r in rows:
-        s += "| " + " | ".join(str(c) for c in r) + " |\n"
-    return s + "\n"
-
-
-def failed(r):
-    return "**failed (exit %d)**: `%s`" % (r["rc"], r["error"].replace("|", "\\|"))
 
 
 def size_of(r):
@@ -1003,17 +934,11 @@ def sec_fp(ctx, lad):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hjbft", default=os.path.join(ROOT, "build", "hjbft"))
-    ap.add_argument("--out", default="validation_out")
-    ap.add_argument("--report", default=None, help="Markdown report (default OUT/validation.md)")
+    ap = vc.parser(__doc__, "validation_out", "validation.md", "reduced ladders and cases (CTest)",
+                   "refinement,time,methods,history,gaussian,mpi,bad_input,fp")
     ap.add_argument("--ladders", default=os.path.join(ROOT, "meshes", "ladders.txt"))
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--quick", action="store_true", help="reduced ladders and cases (CTest)")
-    ap.add_argument("--sections", default="refinement,time,methods,history,gaussian,mpi,bad_input,fp")
     args = ap.parse_args()
-    if not os.access(args.hjbft, os.X_OK):
-        print("run_validation: no hjbft executable at %s (use --hjbft PATH)" % args.hjbft, file=sys.stderr)
+    if not vc.have_hjbft(args):
         return 2
     ctx = Ctx(args)
     ctx.check_prefix = "G"
@@ -1031,28 +956,19 @@ def main():
         body += sections[s]() + "\n"
     pre_path = os.path.join(ROOT, "validation", "validation_preamble.md")
     pre = open(pre_path).read() if os.path.exists(pre_path) else "# Validation\n\n"
-    npass = sum(1 for c in ctx.checks if c[1])
+    npass = ctx.npass()
     head = ("_Generated by `validation/run_validation.py%s` at %s: %d hjbft runs, %.0f s of solver runs (%.0f s in "
             "all), %d of %d checks passed.  Ladders: `meshes/ladders.txt`.  Everything below this line is "
             "generated._\n\n" % (" --quick" if args.quick else "", provenance(), ctx.nruns, ctx.total_wall,
                                  time.time() - t0, npass, len(ctx.checks)))
-    fails = [c[0].split()[0] for c in ctx.checks if not c[1]]
+    fails = ctx.failing()
     findings = ("## Findings\n\nEvery number below is measured by this run; the label after a claim is the check "
                 "(table \"Checks\") that fails when the claim is wrong.%s\n\n" % (
                     "  **Failing checks: %s.**" % ", ".join(fails) if fails else "")
                 + "".join("* %s\n" % f for f in ctx.findings) + "\n")
-    checks = "## Checks\n\n%d of %d passed.\n\n" % (npass, len(ctx.checks)) + table(
-        ["check", "result", "detail"], [[c[0].replace("|", "\\|"), "pass" if c[1] else "**FAIL**",
-                                         str(c[2]).replace("|", "\\|")] for c in ctx.checks])
+    checks = "## Checks\n\n%d of %d passed.\n\n" % (npass, len(ctx.checks)) + vc.checks_table(ctx.checks)
     report = pre.rstrip() + "\n\n" + head + findings + checks + body
-    rpath = args.report or os.path.join(ctx.out, "validation.md")
-    with open(rpath, "w") as f:
-        f.write(report)
-    with open(os.path.join(ctx.out, "results.json"), "w") as f:
-        json.dump({"results": ctx.results, "checks": ctx.checks, "findings": ctx.findings}, f, indent=1, default=str)
-    print("run_validation: %d of %d checks passed; report %s (%.0f s)" % (npass, len(ctx.checks), rpath,
-                                                                         time.time() - t0))
-    return 0 if npass == len(ctx.checks) else 1
+    return vc.finish(ctx, args.report or os.path.join(ctx.out, "validation.md"), report, t0, findings=ctx.findings)
 
 
 if __name__ == "__main__":
