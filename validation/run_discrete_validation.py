@@ -20,26 +20,20 @@ reference density holding 99.9% of the mass of p_{T-t} (sup), and weighted by th
 Exit status: 0 when every check in the "Checks" table passes, 1 otherwise, 2 for usage errors, 77 when
 h5py/numpy are missing (CTest: skipped).
 """
-import argparse
-import glob
-import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import time
 
-try:
-    import h5py
-    import numpy as np
+import vcommon as vc
+from vcommon import MPI_ENV, Ctx, cite, e, failed, o, provenance, table
 
-    from h5result import read_result
-except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
-    print("run_discrete_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
-    sys.exit(77)
+vc.require_numpy()
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
-from vcommon import MPI_ENV, ROOT, Ctx, provenance
+from h5result import read_result  # noqa: E402
 
 # --- problems (hjbft problem options; vp, h_min 0.1, h_max 20, T 1, eta 1 throughout) -----------------
 GMM1 = []  # the default: modes -2, 2 (var 0.25, weights 1/2), quadratic reward -(x-1)^2/2, beta 1
@@ -66,70 +60,30 @@ def grid_opts(dim, n):
 
 def run(ctx, name, command, opts, nproc=None, timeout=1200):
     """Runs `hjbft command opts -o OUT/runs/name.h5`; returns rc, error line, wall/cpu time, attributes, history."""
-    out = os.path.join(ctx.runs, name + ".h5")
-    for f in glob.glob(out + "*") + glob.glob(out[:-3] + ".xmf"):
-        os.remove(f)
-    cmd = [ctx.hjbft, command] + opts + ["-o", out]
-    env = dict(os.environ, **MPI_ENV)
-    if nproc:
-        cmd = [ctx.mpiexec, "-n", str(nproc), "--oversubscribe"] + cmd
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    t0 = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        rc, text = p.returncode, p.stdout + p.stderr
-    except subprocess.TimeoutExpired as e:
-        rc, text = 124, (e.stdout or b"").decode(errors="replace") + "\nvalidation: timed out"
-    wall = time.time() - t0
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    ctx.total_wall += wall
-    ctx.nruns += 1
-    with open(os.path.join(ctx.runs, name + ".log"), "w") as f:
-        f.write(" ".join(cmd) + "\n" + text)
-    err = [l.strip() for l in text.splitlines() if l.startswith("hjbft:")]
-    r = {"name": name, "rc": rc, "error": err[-1] if err else "", "wall": wall,
-         "cpu": (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime), "file": out, "attrs": {}, "hist": {},
-         "cmd": " ".join(["hjbft", command] + opts)}
+    out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
+    p = vc.run_hjbft(ctx, name, [command] + opts + ["-o", out], nproc, timeout)
+    rc = p["rc"]
+    r = {"name": name, "rc": rc, "error": vc.error_line(p["text"], hjbft_only=True), "wall": p["wall"],
+         "cpu": p["cpu"], "file": out, "attrs": {}, "hist": {}, "cmd": " ".join(["hjbft", command] + opts)}
     if rc == 0 and os.path.exists(out):
         r["attrs"], r["hist"] = read_result(out)
-    print("  %-40s rc %d %7.1fs  %s" % (name, rc, wall, r["error"]), flush=True)
+    print("  %-40s rc %d %7.1fs  %s" % (name, rc, r["wall"], r["error"]), flush=True)
     ctx.results[name] = {k: v for k, v in r.items() if k != "file"}
     return r
 
 
 # --- the reference law and the error norms, computed here ---------------------------------------------
-def parse_problem(opts):
-    d = {"-dim": "1", "-target_weights": "0.5,0.5", "-target_means": "-2,2", "-target_vars": "0.25",
-         "-sde_hmin": "0.1", "-sde_hmax": "20", "-sde_T": "1"}
-    for i in range(len(opts) - 1):
-        if opts[i] in d:
-            d[opts[i]] = opts[i + 1]
-    dim = int(d["-dim"])
-    w = np.array([float(v) for v in d["-target_weights"].split(",")])
-    mu = np.array([float(v) for v in d["-target_means"].split(",")]).reshape(len(w), dim)
-    var = [float(v) for v in d["-target_vars"].split(",")]
-    var = np.array(var if len(var) == len(w) else var * len(w))
-    return dim, w, mu, var, float(d["-sde_hmin"]), float(d["-sde_hmax"]), float(d["-sde_T"])
-
-
 def reference_laws(opts, h5file, mass=0.999):
     """Per saved time: (mask of the region holding `mass`, weights summing to 1) of p_{T-t} on the grid."""
-    dim, w, mu, var, hmin, hmax, T = parse_problem(opts)
+    problem = vc.parse_problem(opts)
+    dim = problem[0]
     with h5py.File(h5file, "r") as f:
         axes = [f["grid/x%d" % a][:] for a in range(dim)]
         times = f["time"][:]
     mesh = np.meshgrid(*axes[::-1], indexing="ij")[::-1]  # arrays [n_{d-1}]..[n_0], x0 fastest
     out = []
     for t in times:
-        tau = T - t
-        H = hmin * tau + (hmax - hmin) * tau * tau / (2 * T)
-        m = math.exp(-H / 2)
-        v = 1 - m * m
-        p = np.zeros(mesh[0].shape)
-        for k in range(len(w)):
-            s = m * m * var[k] + v
-            r2 = sum((mesh[a] - m * mu[k, a]) ** 2 for a in range(dim))
-            p += w[k] * np.exp(-r2 / (2 * s)) / (2 * math.pi * s) ** (dim / 2)
+        p = vc.reference_density(problem, t, mesh)
         p /= p.sum()
         flat = np.sort(p.ravel())[::-1]
         c = np.cumsum(flat)
@@ -160,39 +114,8 @@ def errors(opts, fa, fb, stride=1):
 
 
 # --- formatting ---------------------------------------------------------------------------------------
-def e(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.3e" % x
-
-
-def o(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.2f" % x
-
-
 def order(a, b, ratio=2.0):
     return math.log(a / b) / math.log(ratio) if a and b and a > 0 and b > 0 else float("nan")
-
-
-def table(head, rows):
-    s = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-    for r in rows:
-        s += "| " + " | ".join(str(c) for c in r) + " |\n"
-    return s + "\n"
-
-
-def failed(r):
-    return "**failed (exit %d)**: `%s`" % (r["rc"], r["error"].replace("|", "\\|"))
-
-
-def cite(*labels):
-    """' [D3, D4]': the labels of the checks that back the sentence before it ('' when none ran)."""
-    flat = [l for x in labels for l in (x if isinstance(x, (list, tuple)) else [x]) if l]
-    return " [%s]" % ", ".join(flat) if flat else ""
-
-
-def label(ctx, key, lab):
-    """Remembers a check's label under key, for text written later (findings, preamble)."""
-    ctx.labels.setdefault(key, []).append(lab)
-    return lab
 
 
 def pi_tail_ratios(hist, lo=1e-9, hi=1e-4):
@@ -236,7 +159,7 @@ def sec_unit(ctx):
             last = [l for l in p.stdout.splitlines() if l.strip()]
             detail = last[-1].strip() if last else p.stderr.strip()[-200:]
             ok = p.returncode == 0 and "in 1 test case" in detail
-        label(ctx, key, ctx.check("unit test: %s (`%s ...`) passes" % (what, name), ok, detail))
+        ctx.label(key, ctx.check("unit test: %s (`%s ...`) passes" % (what, name), ok, detail))
 
 
 # --- (a) discrete vs continuous -------------------------------------------------------------------------
@@ -246,10 +169,8 @@ GAP_NORMS = [("v_sup", "sup|V-V*|"), ("v_l2", "L2 V"), ("u_sup", "sup|u-u*|"), (
 
 def mode_centres(opts, t):
     """The centres m(T-t) mu_k of the components of p_{T-t}, the reference law of Y_t (1-D: sorted)."""
-    dim, w, mu, var, hmin, hmax, T = parse_problem(opts)
-    tau = T - t
-    H = hmin * tau + (hmax - hmin) * tau * tau / (2 * T)
-    return sorted(float(v) for v in math.exp(-H / 2) * mu[:, 0])
+    dim, w, mu, var, hmin, hmax, T = vc.parse_problem(opts)
+    return sorted(float(v) for v in vc.vp_mv(T - t, hmin, hmax, T)[0] * mu[:, 0])
 
 
 def gap_location(ctx, beta, K, n):
@@ -329,7 +250,7 @@ def sec_gap(ctx):
         last = runs[-1]
         # The solver's own summary (its C++ mass region) must agree with the numbers computed here.
         diff = abs(last["attrs"]["continuous_error_value_sup"] - last["v_sup"]) / last["v_sup"]
-        label(ctx, "summary", ctx.check(
+        ctx.label("summary", ctx.check(
             "beta %s: the solver's continuous_error_value_sup equals the error computed here (K = %d; relative "
             "difference < 1e-6, both are maxima of the same numbers)" % (beta, last["K"]), diff < 1e-6,
             "relative difference %.1e" % diff))
@@ -647,7 +568,7 @@ def sec_pi(ctx):
         rows.append([beta, "%d" % K, "diverged (exit %d)" % r["rc"] if r["rc"] else "converged", "", "", pred,
                      "", "", "", "%.3g" % ro["attrs"]["concavity_margin"] if ro["rc"] == 0 else "",
                      "%.2f" % r["wall"]])
-        label(ctx, "pi_div", ctx.check(
+        ctx.label("pi_div", ctx.check(
             "PI beta %s K %d (predicted rate %s > 1) fails with exit 2, naming the predicted rate" % (beta, K, pred),
             r["rc"] == 2 and "predicted" in r["error"], r["error"]))
         ctx.results["_pi_diverged"] = {"beta": beta, "K": K, "rc": r["rc"], "predicted": pred, "error": r["error"]}
@@ -672,17 +593,17 @@ def sec_pi(ctx):
     # grows as beta falls.
     for (beta, K), r in sorted(runs.items(), key=lambda kv: (kv[0][1], -float(kv[0][0]))):
         ok = r["rc"] == 0 and r["attrs"]["pi_converged"] and r["hist"]["error_control_sup"][-1] < 1e-8
-        label(ctx, "pi_opt", ctx.check(
+        ctx.label("pi_opt", ctx.check(
             "PI beta %s K %d converges to the optimum (sup |u - u*| < 1e-8, ten times the stopping tolerance "
             "1e-9 on the change; measured 1e-10 to 5e-10)" % (beta, K), ok,
             r["error"] if r["rc"] else e(r["hist"]["error_control_sup"][-1])))
         if r["rc"] == 0 and r["attrs"]["pi_converged"]:
             fit, pred = fitted_rate(r["hist"]["error_control_sup"]), r["attrs"]["pi_rate_predicted"]
-            label(ctx, "pi_rate", ctx.check(
+            ctx.label("pi_rate", ctx.check(
                 "PI beta %s K %d: fitted linear rate within 0.1 of the predicted rate (measured within 0.05)"
                 % (beta, K), abs(fit - pred) < 0.1, "fitted %s, predicted %s" % (o(fit), o(pred))))
             lo, hi = pi_tail_ratios(r["hist"])
-            label(ctx, "pi_linear", ctx.check(
+            ctx.label("pi_linear", ctx.check(
                 "PI beta %s K %d: linear, not superlinear: the successive error ratios over the errors in [1e-9, "
                 "1e-4] stay within a factor 2 (superlinear: they fall to 0; measured within 1.5)" % (beta, K),
                 lo > 0 and hi / lo < 2, "ratios %s to %s" % (o(lo), o(hi))))
@@ -691,7 +612,7 @@ def sec_pi(ctx):
         for beta in betas:
             if ("%s" % beta, Ks[0]) in ok_runs and (beta, Ks[-1]) in ok_runs:
                 a, b = (ok_runs[(beta, K)]["attrs"]["pi_rate_predicted"] for K in (Ks[0], Ks[-1]))
-                label(ctx, "pi_1k", ctx.check(
+                ctx.label("pi_1k", ctx.check(
                     "PI beta %s: the predicted rate falls like 1/K (K %d -> %d: ratio within a factor 2 of %.2f; "
                     "sigma_t^2 ~ 1/K; measured 1.15 to 1.4 times it)" % (beta, Ks[0], Ks[-1], Ks[0] / Ks[-1]),
                     0.5 * Ks[0] / Ks[-1] < b / a < 2.0 * Ks[0] / Ks[-1], "%.3f -> %.3f, ratio %.3f" % (a, b, b / a)))
@@ -700,7 +621,7 @@ def sec_pi(ctx):
             if all((b, K) in ok_runs for b in betas):
                 rs = [ok_runs[(b, K)]["attrs"]["pi_rate_predicted"] for b in betas]  # betas decreasing
                 bs = [float(b) for b in betas]
-                label(ctx, "pi_beta", ctx.check(
+                ctx.label("pi_beta", ctx.check(
                     "PI K %d: the predicted rate grows as beta falls, by less than the factor 1/beta (beta %s -> %s: "
                     "1 < ratio < %.0f)" % (K, betas[0], betas[-1], bs[0] / bs[-1]),
                     all(rs[i + 1] > rs[i] for i in range(len(rs) - 1)) and rs[-1] / rs[0] < bs[0] / bs[-1],
@@ -753,14 +674,14 @@ def sec_ring(ctx):
         h = rp["hist"]
         fit, pred = fitted_rate(h["error_control_sup"]), rp["attrs"]["pi_rate_predicted"]
         lo, hi = pi_tail_ratios(h)
-        l_opt = label(ctx, "pi_opt", ctx.check(
+        l_opt = ctx.label("pi_opt", ctx.check(
             "2-D ring: PI reaches the optimum on the mass region (sup |u - u*| < 1e-7, ten times the default "
             "stopping tolerance 1e-8 on the change; measured 1e-10 to 3e-9)",
             rp["attrs"]["pi_converged"] and h["error_control_sup"][-1] < 1e-7, e(h["error_control_sup"][-1])))
-        l_rate = label(ctx, "pi_rate", ctx.check(
+        l_rate = ctx.label("pi_rate", ctx.check(
             "2-D ring: PI's fitted linear rate within 0.1 of the predicted rate (measured 0.01 to 0.06 apart)",
             abs(fit - pred) < 0.1, "fitted %s, predicted %s" % (o(fit), o(pred))))
-        l_lin = label(ctx, "pi_linear", ctx.check(
+        l_lin = ctx.label("pi_linear", ctx.check(
             "2-D ring: PI is linear, not superlinear: the successive error ratios over the errors in [1e-9, 1e-4] "
             "stay within a factor 2", lo > 0 and hi / lo < 2, "ratios %s to %s" % (o(lo), o(hi))))
         md += ("PI on the ring: %d iterations (%s; -bellman_pi_tol applies to the change over the whole box), "
@@ -915,59 +836,34 @@ def findings(ctx):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hjbft", default=os.path.join(ROOT, "build", "hjbft"))
+    ap = vc.parser(__doc__, "discrete_validation_out", "validation_discrete.md",
+                   "smaller grids, fewer K and beta (CTest)", "unit,gap,grid,pi,ring")
     ap.add_argument("--discrete-tests", default=None,
                     help="the unit-test executable (default: tests/discrete/discrete_tests next to --hjbft)")
-    ap.add_argument("--out", default="discrete_validation_out")
-    ap.add_argument("--report", default=None, help="Markdown report (default OUT/validation_discrete.md)")
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--quick", action="store_true", help="smaller grids, fewer K and beta (CTest)")
-    ap.add_argument("--sections", default="unit,gap,grid,pi,ring")
     args = ap.parse_args()
-    if not os.access(args.hjbft, os.X_OK):
-        print("run_discrete_validation: no hjbft executable at %s (use --hjbft PATH)" % args.hjbft, file=sys.stderr)
+    if not vc.have_hjbft(args):
         return 2
     ctx = Ctx(args)
     ctx.check_prefix = "D"
-    ctx.labels = {}
     ctx.discrete_tests = os.path.abspath(args.discrete_tests or os.path.join(
         os.path.dirname(os.path.abspath(args.hjbft)), "tests", "discrete", "discrete_tests"))
+    sections = {"unit": sec_unit, "gap": sec_gap, "grid": sec_grid, "pi": sec_pi, "ring": sec_ring}
     t0 = time.time()
     body = ""
     for s in args.sections.split(","):
         print("== " + s, flush=True)
-        if s == "unit":
-            sec_unit(ctx)
-        elif s == "gap":
-            body += sec_gap(ctx)
-        elif s == "grid":
-            body += sec_grid(ctx)
-        elif s == "pi":
-            body += sec_pi(ctx)
-        elif s == "ring":
-            body += sec_ring(ctx)
-        else:
+        if s not in sections:
             print("unknown section " + s, file=sys.stderr)
             return 2
+        body += sections[s](ctx) or ""  # unit writes no section: the preamble cites its checks
     ctx.results["_concavity"] = concavity(ctx)
     head = ("_Generated by `validation/run_discrete_validation.py%s` at %s, %d hjbft runs, %.0f s of hjbft runs "
             "(%.0f s in all).  Everything below this line is generated._\n\n"
             % (" --quick" if args.quick else "", provenance(), ctx.nruns, ctx.total_wall,
                time.time() - t0))
-    npass = sum(1 for c in ctx.checks if c[1])
-    checks = "## Checks\n\n%d of %d passed.\n\n" % (npass, len(ctx.checks)) + table(
-        ["check", "result", "detail"], [[c[0].replace("|", "\\|"), "pass" if c[1] else "**FAIL**",
-                                         c[2].replace("|", "\\|")] for c in ctx.checks])  # | is a table cell
+    checks = "## Checks\n\n%d of %d passed.\n\n" % (ctx.npass(), len(ctx.checks)) + vc.checks_table(ctx.checks)
     report = preamble(ctx) + "\n" + head + checks + findings(ctx) + "\n" + body
-    rpath = args.report or os.path.join(ctx.out, "validation_discrete.md")
-    with open(rpath, "w") as f:
-        f.write(report)
-    with open(os.path.join(ctx.out, "results.json"), "w") as f:
-        json.dump({"results": ctx.results, "checks": ctx.checks}, f, indent=1, default=str)
-    print("run_discrete_validation: %d of %d checks passed; report %s (%.0f s)" % (npass, len(ctx.checks), rpath,
-                                                                                  time.time() - t0))
-    return 0 if npass == len(ctx.checks) else 1
+    return vc.finish(ctx, args.report or os.path.join(ctx.out, "validation_discrete.md"), report, t0)
 
 
 if __name__ == "__main__":
