@@ -17,23 +17,18 @@ exact control: the initial-value bias against the Fokker-Planck prediction of `h
 Exit status: 0 when every check in the "Checks" table passes, 1 otherwise, 2 for usage errors,
 77 when h5py/numpy are missing (CTest: skipped).
 """
-import argparse
-import json
 import math
 import os
 import re
-import subprocess
 import sys
 import time
 
-try:
-    import h5py
-    import numpy as np
-except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
-    print("run_sampling_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
-    sys.exit(77)
+import vcommon as vc
+from vcommon import ROOT, Ctx, e, failed, o, provenance, table
 
-from vcommon import MPI_ENV, ROOT, Ctx, provenance
+vc.require_numpy()
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
 # Problems (hjbft problem options).  GMM1 is the default problem: modes -2, 2 (var 0.25, weights 1/2),
 # vp h_min 0.1 h_max 20, eta 1, quadratic reward -(x-1)^2/2, beta 1.
@@ -45,19 +40,8 @@ GAUSS1 = ["-target_weights", "1", "-target_means", "0.5", "-target_vars", "0.5",
 
 def run(ctx, name, cmd_args, timeout=600):
     """Run hjbft with cmd_args (a list starting with the command); returns (rc, text, wall)."""
-    cmd = [ctx.hjbft] + cmd_args
-    t0 = time.time()
-    try:
-        p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **MPI_ENV))
-        rc, text = p.returncode, p.stdout + p.stderr
-    except subprocess.TimeoutExpired as ex:
-        rc, text = 124, (ex.stdout or b"").decode(errors="replace") + "\nvalidation: timed out after %ds" % timeout
-    wall = time.time() - t0
-    ctx.total_wall += wall
-    ctx.nruns += 1
-    with open(os.path.join(ctx.runs, name + ".log"), "w") as f:
-        f.write(" ".join(cmd) + "\n" + text)
-    return rc, text, wall
+    p = vc.run_hjbft(ctx, name, cmd_args, timeout=timeout)
+    return p["rc"], p["text"], p["wall"]
 
 
 def attrs_of(path):
@@ -76,14 +60,12 @@ def attrs_of(path):
 
 def sample(ctx, name, opts, n, nsteps, sampler="heun", control="none", init="exact", seed=1, extra=()):
     """hjbft sample; returns a dict with attrs and the per-path arrays (samples, initial, cost, reward, outside)."""
-    out = os.path.join(ctx.runs, name + ".h5")
-    if os.path.exists(out):
-        os.remove(out)
+    out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
     args = (["sample"] + list(opts) + ["-control", control, "-init", init, "-n", str(n), "-nsteps", str(nsteps),
                                        "-sampler", sampler, "-seed", str(seed), "-o", out] + list(extra))
     rc, text, wall = run(ctx, name, args)
     r = {"name": name, "cmd": "hjbft " + " ".join(args).replace(ctx.runs + "/", ""), "rc": rc, "wall": wall,
-         "text": text}
+         "text": text, "error": last_error(text)}
     if rc == 0:
         r["attrs"] = attrs_of(out)
         with h5py.File(out, "r") as f:
@@ -102,11 +84,11 @@ def sample(ctx, name, opts, n, nsteps, sampler="heun", control="none", init="exa
 
 
 def solve(ctx, name, opts, n, nt, extra=()):
-    out = os.path.join(ctx.runs, name + ".h5")
+    out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
     args = ["solve"] + list(opts) + ["-da_grid_x", str(n), "-nt", str(nt), "-o", out] + list(extra)
     rc, text, wall = run(ctx, name, args)
     r = {"name": name, "cmd": "hjbft " + " ".join(args).replace(ctx.runs + "/", ""), "rc": rc, "wall": wall,
-         "file": out}
+         "file": out, "error": last_error(text)}
     if rc == 0:
         r["attrs"] = attrs_of(out)
     print("  %-30s rc %d  %6.1fs  %s" % (name, rc, wall, "" if rc == 0 else last_error(text)), flush=True)
@@ -115,17 +97,11 @@ def solve(ctx, name, opts, n, nt, extra=()):
 
 
 def last_error(text):
-    lines = [l.strip() for l in text.splitlines() if l.startswith("hjbft:") or "error" in l.lower()]
-    return lines[-1] if lines else (text.strip().splitlines() or [""])[-1]
+    """The error line of a run's output (or its last line)."""
+    return vc.error_line(text, fallback="last")
 
 
 # --- closed forms, computed here independently of hjbft ------------------------------------
-def vp_m_v(tau, hmin=0.1, hmax=20.0, T=1.0):
-    H = hmin * tau + (hmax - hmin) * tau * tau / (2 * T)
-    m = math.exp(-H / 2)
-    return m, 1 - m * m
-
-
 def gmm1d_pdf(x, w, mu, var):
     x = np.asarray(x, dtype=float)[..., None]
     return (np.asarray(w) * np.exp(-(x - mu) ** 2 / (2 * np.asarray(var))) / np.sqrt(2 * math.pi * np.asarray(var))).sum(-1)
@@ -168,23 +144,7 @@ def ks1d(x, w, mu, var):
 
 
 # --- formatting ------------------------------------------------------------------------------
-def e(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.3e" % x
-
-
-def f4(x):
-    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else "%.4f" % x
-
-
-def o(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.2f" % x
-
-
-def table(head, rows):
-    s = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-    for r in rows:
-        s += "| " + " | ".join(str(c) for c in r) + " |\n"
-    return s + "\n"
+f4 = vc.number("%.4f", keep_inf=True)
 
 
 def order_if_resolved(ec, ef, sc, sf, ratio=2.0, k=3.0):
@@ -192,10 +152,6 @@ def order_if_resolved(ec, ef, sc, sf, ratio=2.0, k=3.0):
     if ec is None or ef is None or ec <= k * sc or ef <= k * sf or ef <= 0:
         return float("nan")
     return math.log(ec / ef) / math.log(ratio)
-
-
-def failed(r):
-    return "**failed (exit %d)**: `%s`" % (r["rc"], last_error(r.get("text", "")).replace("|", "\\|"))
 
 
 # --- (a) reference model reproduces p_data --------------------------------------------------
@@ -344,7 +300,7 @@ def sec_bias(ctx):
     tmean, tvar = gmm1d_moments(w, mu, var)
     out = {}
     # b1: default problem (nearly memoryless: m(T)^2 = 4.5e-5): the bias is invisible
-    md += ("### Default reference (vp h_max 20, m(T)^2 = %.1e: nearly memoryless)\n\n" % vp_m_v(1.0)[0] ** 2)
+    md += ("### Default reference (vp h_max 20, m(T)^2 = %.1e: nearly memoryless)\n\n" % vc.vp_mv(1.0)[0] ** 2)
     rows = []
     inits = ("gaussian", "exact", "tilted")
     for init in inits:
@@ -372,7 +328,7 @@ def sec_bias(ctx):
                       r["ks"] < 1.63 / math.sqrt(n), "KS %.4f, 1.63/sqrt(n) = %.4f" % (r["ks"], 1.63 / math.sqrt(n)))
 
     # b2: reference with memory
-    m, v = vp_m_v(1.0, hmax=2.0)
+    m, v = vc.vp_mv(1.0, hmax=2.0)
     md += ("### Reference with memory (vp h_max 2, m(T)^2 = %.3f, v(T) = %.3f)\n\n"
            "Prediction: `hjbft solve -sde_hmax 2 -fp_init INIT` (%d points, %d steps) solves the forward "
            "Fokker-Planck equation under the computed control from the same initial law; its density at t = T is "
@@ -714,15 +670,10 @@ def findings(ctx, spans, thm1):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hjbft", default=os.path.join(ROOT, "build", "hjbft"))
-    ap.add_argument("--out", default="sampling_validation_out")
-    ap.add_argument("--report", default=None, help="Markdown report (default OUT/validation_sampling.md)")
-    ap.add_argument("--quick", action="store_true", help="fewer paths, steps and cases (CTest)")
-    ap.add_argument("--sections", default="reference,bias,verification,theorem1,bad_input")
+    ap = vc.parser(__doc__, "sampling_validation_out", "validation_sampling.md", "fewer paths, steps and cases (CTest)",
+                   "reference,bias,verification,theorem1,bad_input", mpiexec=False)
     args = ap.parse_args()
-    if not os.access(args.hjbft, os.X_OK):
-        print("run_sampling_validation: no hjbft executable at %s (use --hjbft PATH)" % args.hjbft, file=sys.stderr)
+    if not vc.have_hjbft(args):
         return 2
     ctx = Ctx(args)
     ctx.check_prefix = "S"
@@ -756,21 +707,13 @@ def main():
             "(%.0f s in all).  Everything below this line is generated._\n\n"
             % (" --quick" if args.quick else "", provenance(), ctx.nruns, ctx.total_wall, time.time() - t0))
     body = findings(ctx, spans, thm1) + body
-    npass = sum(1 for c in ctx.checks if c[1])
+    fails = ctx.failing()
     checks = ("## Checks\n\n%d of %d passed%s.  Each check has a label (S1, S2, ...), cited in the findings and "
               "tables next to the claim it proves; the script exits non-zero when any check fails.\n\n"
-              % (npass, len(ctx.checks), "" if npass == len(ctx.checks) else " (failing: %s)" % ", ".join(
-                  c[0].split()[0] for c in ctx.checks if not c[1]))) + table(
-        ["check", "result", "detail"], [[c[0], "pass" if c[1] else "**FAIL**", c[2]] for c in ctx.checks])
+              % (ctx.npass(), len(ctx.checks), " (failing: %s)" % ", ".join(fails) if fails else "")
+              ) + vc.checks_table(ctx.checks)
     report = pre.rstrip() + "\n\n" + head + checks + body
-    rpath = args.report or os.path.join(ctx.out, "validation_sampling.md")
-    with open(rpath, "w") as f:
-        f.write(report)
-    with open(os.path.join(ctx.out, "results.json"), "w") as f:
-        json.dump({"results": ctx.results, "checks": ctx.checks}, f, indent=1, default=str)
-    print("run_sampling_validation: %d of %d checks passed; report %s (%.0f s)" % (npass, len(ctx.checks), rpath,
-                                                                                  time.time() - t0))
-    return 0 if npass == len(ctx.checks) else 1
+    return vc.finish(ctx, args.report or os.path.join(ctx.out, "validation_sampling.md"), report, t0)
 
 
 if __name__ == "__main__":
