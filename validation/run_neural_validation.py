@@ -23,27 +23,21 @@ solver; 5. Monte Carlo vs temporal-difference evaluation; 6. discrete mode again
 Exit status: 0 when every check passes, 1 otherwise, 2 for usage errors, 77 when h5py/numpy are
 missing (CTest: skipped).
 """
-import argparse
-import json
 import math
 import os
 import re
 import subprocess
 import sys
-import threading
 import time
 
-try:
-    import h5py
-    import numpy as np
+import vcommon as vc
+from vcommon import MPI_ENV, e, f2, f3, failed, table
 
-    from h5result import read_result
-except ImportError as exc:  # CTest: SKIP_RETURN_CODE 77
-    print("run_neural_validation: needs Debian's python3-h5py and python3-numpy (%s)" % exc, file=sys.stderr)
-    sys.exit(77)
+vc.require_numpy()
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
 
-import vcommon
-from vcommon import MPI_ENV, ROOT
+from h5result import read_result  # noqa: E402
 
 # --- problems ---------------------------------------------------------------------------------------
 HMAX = 8.0  # the schedule of every problem (see section 1 for why not the default 20)
@@ -105,8 +99,11 @@ def grid2(n, nt=50):
 
 
 # --- running hjbft ----------------------------------------------------------------------------------
-class Ctx(vcommon.Ctx):
-    """vcommon.Ctx plus the hyper-parameters, figures and the parallel runner's state; checks are numbered."""
+class Ctx(vc.Ctx):
+    """vc.Ctx plus the hyper-parameters, figures and the parallel runner's state; checks are numbered N1, N2, ..."""
+
+    check_prefix = "N"
+    check_line = "  CHECK {label:<4} {verdict:<4} {desc}"
 
     def __init__(self, args):
         super().__init__(args)
@@ -114,59 +111,22 @@ class Ctx(vcommon.Ctx):
         self.figdir = None
         self.figures = []
         self.jobs = args.jobs
-        self.lock = threading.Lock()
-
-    check_prefix = "N"
-
-    def check(self, desc, ok, detail=""):
-        """Numbered as in vcommon.Ctx (N1, N2, ...); returns the label, which the text puts next to its claim."""
-        label = "%s%d" % (self.check_prefix, len(self.checks) + 1)
-        self.checks.append((label + " " + desc, bool(ok), detail))
-        print(("  CHECK %-4s ok   " if ok else "  CHECK %-4s FAIL ") % label + desc +
-              (" (" + detail + ")" if detail else ""), flush=True)
-        return label
-
-
-def last_error(text):
-    lines = [l.strip() for l in text.splitlines() if l.startswith("hjbft:") or "error" in l.lower()]
-    return lines[-1] if lines else (text.strip().splitlines() or [""])[-1]
 
 
 def run(ctx, name, args, nproc=None, timeout=900):
-    """hjbft ARGS (optionally under mpiexec -n NPROC); returns a dict with rc, text, wall, file."""
-    out = os.path.join(ctx.runs, name + ".h5")
-    for f in (out, out[:-3] + ".xmf"):
-        if os.path.exists(f):
-            os.remove(f)
-    cmd = [ctx.hjbft] + list(args) + ["-o", out]
-    if nproc:
-        cmd = [ctx.mpiexec, "-n", str(nproc)] + cmd
-    for attempt in range(2):
-        t0 = time.time()
-        try:
-            p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=dict(os.environ, **MPI_ENV))
-            rc, text = p.returncode, p.stdout + p.stderr
-        except subprocess.TimeoutExpired as ex:
-            rc, text = 124, (ex.stdout or b"").decode(errors="replace") + "\nvalidation: timed out after %ds" % timeout
-        wall = time.time() - t0
-        # Open MPI occasionally fails to start on the shared machine (MPI_Init aborts before hjbft runs): retry once.
-        if not (rc and "MPI_Init" in text):
-            break
-        print("  %-32s MPI_Init failed, retrying" % name, flush=True)
-    with ctx.lock:
-        ctx.total_wall += wall
-        ctx.nruns += 1
-    with open(os.path.join(ctx.runs, name + ".log"), "w") as f:
-        f.write(" ".join(cmd) + "\n" + text)
-    r = {"name": name, "rc": rc, "wall": wall, "file": out, "text": text, "attrs": {}, "hist": {},
-         "cmd": "hjbft " + " ".join(args)}
+    """hjbft ARGS (optionally under mpiexec -n NPROC); returns a dict with rc, text, error, wall, file."""
+    out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
+    p = vc.run_hjbft(ctx, name, list(args) + ["-o", out], nproc, timeout)
+    rc, text, wall = p["rc"], p["text"], p["wall"]
+    r = {"name": name, "rc": rc, "wall": wall, "file": out, "text": text,
+         "error": vc.error_line(text, fallback="last"), "attrs": {}, "hist": {}, "cmd": "hjbft " + " ".join(args)}
     if rc == 0 and os.path.exists(out):
         r["attrs"], r["hist"] = read_result(out)
     status = "rc %d" % rc if rc else "ok"
     extra = ""
     if rc == 0 and "error_control_l2" in r["hist"]:
         extra = "L2 %s" % " ".join("%.3g" % x for x in r["hist"]["error_control_l2"])
-    print("  %-32s %-5s %6.1fs  %s" % (name, status, wall, last_error(text) if rc else extra), flush=True)
+    print("  %-32s %-5s %6.1fs  %s" % (name, status, wall, r["error"] if rc else extra), flush=True)
     ctx.results[name] = {k: v for k, v in r.items() if k in ("cmd", "rc", "wall", "attrs", "hist")}
     return r
 
@@ -191,15 +151,9 @@ def load_fields(path):
     return {"d": d, "t": t, "pts": pts, "V": V.reshape(nt, n), "U": U.reshape(nt, n, d), "axes": axes}
 
 
-def vp_mv(tau, hmin, hmax, T):
-    H = hmin * tau + 0.5 * (hmax - hmin) * tau * tau / T
-    m = math.exp(-0.5 * H)
-    return m, 1 - m * m
-
-
 def log_marginal(prob, tau, x):
     """log p_tau(x): the vp forward marginal of the GMM data (DESIGN.md section 2)."""
-    m, v = vp_mv(tau, prob.hmin, prob.hmax, prob.T)
+    m, v = vc.vp_mv(tau, prob.hmin, prob.hmax, prob.T)
     cv = m * m * np.asarray(prob.var) + v
     diff = x[:, None, :] - m * np.asarray(prob.mu)[None]
     lp = np.log(prob.w)[None] - 0.5 * prob.d * np.log(2 * np.pi * cv)[None] - 0.5 * (diff ** 2).sum(-1) / cv[None]
@@ -288,29 +242,6 @@ def ls_rate_se(pts):
 
 
 # --- formatting ----------------------------------------------------------------------------------------
-def e(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.3e" % x
-
-
-def f3(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.3f" % x
-
-
-def f2(x):
-    return "—" if x is None or (isinstance(x, float) and (math.isnan(x) or math.isinf(x))) else "%.2f" % x
-
-
-def table(head, rows):
-    s = "| " + " | ".join(head) + " |\n|" + "---|" * len(head) + "\n"
-    for r in rows:
-        s += "| " + " | ".join(str(c) for c in r) + " |\n"
-    return s + "\n"
-
-
-def failed(r):
-    return "**failed (exit %d)**: `%s`" % (r["rc"], last_error(r.get("text", "")).replace("|", "\\|"))
-
-
 def cmdline(ctx, r):
     return "`" + r["cmd"].replace(ctx.runs + "/", "") + "`"
 
@@ -466,7 +397,7 @@ def sec_rates(ctx):
         r = neural(ctx, "rate_%s" % tag, prob, g, outer)
         if ex["rc"] or r["rc"]:
             md += "### beta = %g\n\n%s\n\n" % (beta, failed(ex if ex["rc"] else r))
-            ctx.check("beta %g: runs succeed" % beta, False, last_error((ex if ex["rc"] else r)["text"]))
+            ctx.check("beta %g: runs succeed" % beta, False, (ex if ex["rc"] else r)["error"])
             continue
         norm = Norm(prob, ex["file"])
         nn = load_fields(r["file"])
@@ -624,7 +555,7 @@ def sec_rates(ctx):
                 md += ("With the default schedule the iterates contract no faster and end on a higher floor within "
                        "the same number of iterations (%s); every problem therefore uses h_max = %g (m(T)^2 = %.3f: "
                        "the reference still nearly forgets its start).\n\n"
-                       % (c, HMAX, vp_mv(1.0, 0.1, HMAX, 1.0)[0] ** 2))
+                       % (c, HMAX, vc.vp_mv(1.0, 0.1, HMAX, 1.0)[0] ** 2))
             else:
                 md += ("In this run the default schedule is not worse (lower floor or faster rate): the choice of "
                        "h_max = %g made during development is not confirmed by this measurement (%s).\n\n" % (HMAX, c))
@@ -928,7 +859,7 @@ def sec_mc_td(ctx, rates):
            "the same with `-neural_evaluation mc` (value fit regresses on the Monte Carlo cost to go).  Same "
            "seed, so the same initial weights and, at k = 0, the same paths.\n\n" % beta)
     if mc["rc"]:
-        ctx.check("MC run succeeds", False, last_error(mc["text"]))
+        ctx.check("MC run succeeds", False, mc["error"])
         return md + failed(mc) + "\n\n", {}
     md += cmdline(ctx, mc) + "\n\n" + history_table(mc, td["norm"])
     rows = []
@@ -987,12 +918,12 @@ def sec_discrete(ctx):
     pi = run(ctx, "bellman_pi", ["bellman"] + prob.opts() + g + ["-ddpm_steps", str(K), "-bellman_method", "pi",
                                                                   "-bellman_monitor", "0"])
     if ref["rc"]:
-        ctx.check("bellman reference succeeds", False, last_error(ref["text"]))
+        ctx.check("bellman reference succeeds", False, ref["error"])
         return md + failed(ref) + "\n\n", {}
     r = run(ctx, "nn_discrete", ["neural"] + prob.opts() + g + hyper_opts(ctx.h, outer) +
             ["-neural_mode", "discrete", "-ddpm_steps", str(K), "-neural_reference", "grid:" + ref["file"]])
     if r["rc"]:
-        ctx.check("discrete neural run succeeds", False, last_error(r["text"]))
+        ctx.check("discrete neural run succeeds", False, r["error"])
         return md + failed(r) + "\n\n", {}
     norm = Norm(prob, ref["file"])
     nn = load_fields(r["file"])
@@ -1060,7 +991,7 @@ def sec_mpi(ctx):
            "all saved times), plus the largest difference between the two `/history` tables.\n\n"
            % (h["paths"], h["value_steps"], h["control_steps"], h["batch"]))
     if r1["rc"] or r2["rc"]:
-        ctx.check("MPI runs succeed", False, last_error((r1 if r1["rc"] else r2)["text"]))
+        ctx.check("MPI runs succeed", False, (r1 if r1["rc"] else r2)["error"])
         return md + failed(r1 if r1["rc"] else r2) + "\n\n"
     p = subprocess.run([ctx.hjbft, "compare", r1["file"], r2["file"], "-tol", "1e-8"], capture_output=True, text=True,
                        env=dict(os.environ, **MPI_ENV))
@@ -1379,19 +1310,13 @@ the exact-PI iterates in the same norm.
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--hjbft", default=os.path.join(ROOT, "build", "hjbft"))
-    ap.add_argument("--mpiexec", default="mpiexec")
-    ap.add_argument("--out", default="neural_validation_out")
-    ap.add_argument("--report", default=None, help="Markdown report (default OUT/validation_neural.md)")
+    ap = vc.parser(__doc__, "neural_validation_out", "validation_neural.md", "reduced smoke run (CTest)",
+                   "rates,floor,regularity,grid,mctd,discrete,mpi")
     ap.add_argument("--figures", default=None, help="folder for neural_*.png (default: REPORT's folder/figures)")
-    ap.add_argument("--quick", action="store_true", help="reduced smoke run (CTest)")
     ap.add_argument("--jobs", type=int, default=2, help="hjbft runs at a time in section 2 (the others run one "
                     "at a time, so their wall times are comparable)")
-    ap.add_argument("--sections", default="rates,floor,regularity,grid,mctd,discrete,mpi")
     args = ap.parse_args()
-    if not os.access(args.hjbft, os.X_OK):
-        print("run_neural_validation: no hjbft executable at %s (use --hjbft PATH)" % args.hjbft, file=sys.stderr)
+    if not vc.have_hjbft(args):
         return 2
     ctx = Ctx(args)
     rpath = os.path.abspath(args.report or os.path.join(ctx.out, "validation_neural.md"))
@@ -1435,28 +1360,16 @@ def main():
     order = ["rates", "floor", "regularity", "grid", "mctd", "discrete", "mpi"]
     head = ("_Generated by `validation/run_neural_validation.py%s` (%s), %d hjbft runs, %.0f s of hjbft runs "
             "(%.0f s in all).  Everything below this line is generated._\n\n"
-            % (" --quick" if args.quick else "", vcommon.provenance(), ctx.nruns, ctx.total_wall,
+            % (" --quick" if args.quick else "", vc.provenance(), ctx.nruns, ctx.total_wall,
                time.time() - t0))
-    npass = sum(1 for c in ctx.checks if c[1])
+    fails = ctx.failing()
     checks = ("## Checks\n\n%d of %d passed%s.  Each check has a label (N1, N2, ...), cited in the text next to the "
               "claim it proves; the script exits non-zero when any check fails.\n\n"
-              % (npass, len(ctx.checks), "" if npass == len(ctx.checks) else
-                 " (failing: %s)" % ", ".join(c[0].split()[0] for c in ctx.checks if not c[1])))
-    for desc, ok, det in ctx.checks:
-        checks += "- **%s** %s (%s)\n" % ("PASS" if ok else "FAIL", desc, det)
+              % (ctx.npass(), len(ctx.checks), " (failing: %s)" % ", ".join(fails) if fails else "")
+              ) + vc.checks_list(ctx.checks)
     fmd = findings(ctx, rates, floors, grids, mctd, disc, regs)
     report = PREAMBLE + "\n" + head + checks + "\n" + fmd + figmd + "".join(body[s] + "\n" for s in order if s in body)
-    os.makedirs(os.path.dirname(rpath), exist_ok=True)
-    with open(rpath, "w") as f:
-        f.write(report)
-    clean = {}
-    for k, v in ctx.results.items():
-        clean[k] = v
-    with open(os.path.join(ctx.out, "results.json"), "w") as f:
-        json.dump({"results": clean, "checks": ctx.checks}, f, indent=1, default=str)
-    print("run_neural_validation: %d of %d checks passed; report %s (%.0f s)" % (npass, len(ctx.checks), rpath,
-                                                                                time.time() - t0))
-    return 0 if npass == len(ctx.checks) else 1
+    return vc.finish(ctx, rpath, report, t0)
 
 
 if __name__ == "__main__":
