@@ -33,11 +33,10 @@ import argparse
 import math
 import os
 import re
-import subprocess
 import sys
 import time
 
-import vcommon
+import vcommon as vc
 from klest import kl_estimator_validation, kl_mspacing
 
 try:  # only sections 2-6 (--train) need h5py and numpy
@@ -46,18 +45,15 @@ except ImportError:
     read_result = None
 
 
-def run(cmd, log=None, env=None):
-    t0 = time.time()
-    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    if log:
-        with open(log, "w") as f:
-            f.write(" ".join(cmd) + "\n" + p.stdout)
-    return p.returncode, p.stdout, time.time() - t0
+def run(ctx, name, cmd):
+    """Runs CMD (vcommon.run_cmd: log OUT/runs/NAME.log); returns (rc, output, wall seconds)."""
+    p = vc.run_cmd(ctx, name, cmd)
+    return p["rc"], p["text"], p["wall"]
 
 
 def section_estimators(args, lines):
     ctx = args.ctx
-    rc, out, wall = run([args.pg_tests, "[table]"])
+    rc, out, wall = run(ctx, "pg_tests_table", [args.pg_tests, "[table]"])
     rows = []
     for line in out.splitlines():
         if line.startswith("TABLE ") and not line.startswith("TABLE eta"):
@@ -167,9 +163,8 @@ def section_training(args, lines):
     except ImportError as exc:
         print("--train needs python3-h5py and numpy (%s)" % exc, file=sys.stderr)
         sys.exit(77)
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-    runs = os.path.join(args.out, "runs")
-    os.makedirs(runs, exist_ok=True)
+    ctx = args.ctx
+    runs = ctx.runs
     problem = ["-target_weights", "1", "-target_means", "0.5", "-target_vars", "0.3", "-reward", "linear",
                "-reward_vector", "1", "-beta", "1", "-sde_hmax", "8", "-grid_lo", "-4", "-grid_hi", "4"]
     lines.append("## 2. Training against the grid optimum\n")
@@ -182,14 +177,13 @@ def section_training(args, lines):
     lines.append("| eta | estimator | K | gap(first) | gap(last) +- SE | L2 err u (first) | L2 err u (last) | wall s | "
                  "check |")
     lines.append("|---|---|---|---|---|---|---|---|---|")
-    ctx = args.ctx
     eta0 = {}
     for eta in (1.0, 0.5, 0.0):
         ref = os.path.join(runs, "grid_eta%g.h5" % eta)
         solve = [args.hjbft, "solve", "-eta", str(eta), "-da_grid_x", "301", "-nt", "200", "-o", ref] + problem
         if eta == 0:
             solve += ["-hjb_method", "howard", "-hjb_advection", "upwind", "-hjb_theta", "1"]
-        rc, out, _ = run(solve, os.path.join(runs, "grid_eta%g.log" % eta), env)
+        rc, out, _ = run(ctx, "grid_eta%g" % eta, solve)
         if rc != 0:
             c = ctx.check("Gaussian, eta %g: grid solve succeeds" % eta, False, "exit %d" % rc)
             lines.append("| %g | (grid solve failed, rc %d) | | | | | | | %s FAIL |" % (eta, rc, c))
@@ -203,7 +197,7 @@ def section_training(args, lines):
                    "-neural_value_hidden", "16,16", "-neural_control_hidden", "16,16", "-neural_value_steps", "150",
                    "-neural_batch", "1024", "-da_grid_x", "51", "-nt", "20",
                    "-pg_reference", "grid:" + ref, "-o", o] + problem
-            rc, out, wall = run(cmd, os.path.join(runs, "pg_eta%g_%s_K%d.log" % (eta, est, K)), env)
+            rc, out, wall = run(ctx, "pg_eta%g_%s_K%d" % (eta, est, K), cmd)
             if rc != 0:
                 c = ctx.check("Gaussian, eta %g, %s, K %d: pg run succeeds" % (eta, est, K), False, "exit %d" % rc)
                 lines.append("| %g | %s | %d | (failed, rc %d) | | | | | %s FAIL |" % (eta, est, K, rc, c))
@@ -305,8 +299,7 @@ class Gmm:
 
     def __init__(self, args):
         self.args = args
-        self.env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
-        self.dir = os.path.join(args.out, "runs", "gmm")
+        self.dir = os.path.join(args.ctx.runs, "gmm")
         os.makedirs(self.dir, exist_ok=True)
         self.refs, self.ref_info, self.pg = {}, {}, {}
 
@@ -316,7 +309,7 @@ class Gmm:
     def exec(self, what, cmd, name):
         """Run one hjbft command (log in runs/gmm/NAME.log), print progress; returns (rc, wall)."""
         print("  %-52s" % what, end="", flush=True)
-        rc, out, wall = run(cmd, self.path(name + ".log"), self.env)
+        rc, out, wall = run(self.args.ctx, os.path.join("gmm", name), cmd)
         print(" %6.1f s%s" % (wall, "" if rc == 0 else "  FAILED (rc %d, see %s.log)" % (rc, name)), flush=True)
         return rc, wall
 
@@ -870,7 +863,7 @@ def main():
     report = args.report or os.path.join(args.out, "validation_pg.md")
     args.figures = args.figures or os.path.join(os.path.dirname(os.path.abspath(report)), "figures")
     ran = [s for s in sections if s == 1 or (args.train and args.hjbft)]
-    ctx = vcommon.Ctx(argparse.Namespace(hjbft=args.hjbft or "", out=args.out, quick=not args.train))
+    ctx = vc.Ctx(argparse.Namespace(hjbft=args.hjbft or "", out=args.out, quick=not args.train))
     ctx.check_prefix = "P"
     args.ctx = ctx
     lines = []
@@ -898,20 +891,14 @@ def main():
                     print("section %d" % s, flush=True)
                     fn(args, lines, gmm)
     total = time.time() - t_start
-    npass = sum(1 for c in ctx.checks if c[1])
-    ok = npass == len(ctx.checks) and len(ctx.checks) > 0
     head = ["# Validation of the policy gradient (issue 6)\n",
             "_Generated by `validation/run_pg_validation.py%s` (%s); sections %s in %.1f minutes.  The mathematics is "
             "in `docs/policy_gradient.md`.  Every check below has a label (P1, P2, ...), cited next to the claim it "
             "proves; the script exits non-zero when any check fails._\n"
-            % (" --train" if args.train else "", vcommon.provenance(), ", ".join(str(s) for s in ran), total / 60),
-            "## Checks\n", "%d of %d passed.\n" % (npass, len(ctx.checks))]
-    head += ["- **%s** %s (%s)" % ("PASS" if c[1] else "FAIL", c[0], c[2]) for c in ctx.checks]
-    head.append("")
-    with open(report, "w") as f:
-        f.write("\n".join(head + lines))
-    print("wrote %s: %d of %d checks passed (%.1f s)" % (report, npass, len(ctx.checks), total))
-    return 0 if ok else 1
+            % (" --train" if args.train else "", vc.provenance(), ", ".join(str(s) for s in ran), total / 60),
+            "## Checks\n", "%d of %d passed.\n" % (ctx.npass(), len(ctx.checks)), vc.checks_list(ctx.checks)]
+    status = vc.finish(ctx, report, "\n".join(head + lines), t_start)
+    return status if ctx.checks else 1  # no check ran: nothing was validated
 
 
 if __name__ == "__main__":
