@@ -1,5 +1,6 @@
-"""What the benchmarks share: the load-average wait, the machine and build they ran on, and the one way
-a benchmark writes its own section of docs/performance.md (so that no number there is typed in by hand).
+"""What the benchmarks share: the binary they measure, the load-average wait and the measurement of one
+run, the machine and build they ran on, and the one way a benchmark writes its own section of
+docs/performance.md (so that no number there is typed in by hand).
 
 A section is a level-2 heading ("## ...") and everything up to the next level-1 or level-2 heading;
 write_section replaces it (or appends it at the end).  Its first line after the heading says which
@@ -8,17 +9,31 @@ command generated it at which commit (vcommon.provenance()).
 import json
 import os
 import re
+import resource
 import shlex
 import subprocess
 import sys
 import textwrap
 import time
 
-from vcommon import ROOT, provenance
+from vcommon import ROOT, provenance, script_name
 
 DOC = os.path.join(ROOT, "docs", "performance.md")
 # The commit of the code that runs, taken when the benchmark starts (a commit made while it runs does not count).
 START = provenance()
+
+
+def find_binary(explicit):
+    """The hjbft to benchmark: EXPLICIT (made absolute) or the first executable hjbft, src/hjbft or bin/hjbft in
+    build-bench/ or build/; exits with a message when there is none."""
+    if explicit:
+        return os.path.abspath(explicit)
+    for b in ("build-bench", "build"):
+        for sub in ("hjbft", "src/hjbft", "bin/hjbft"):
+            p = os.path.join(ROOT, b, sub)
+            if os.path.isfile(p) and os.access(p, os.X_OK):
+                return p
+    sys.exit("%s: no hjbft binary found; build one (Release) and pass --hjbft" % script_name())
 
 
 def add_doc_options(ap):
@@ -165,6 +180,30 @@ def cpu_busy():
 def others(busy0, busy1, own_cpu, wall):
     """Cores' worth of CPU that other processes used during a run (machine busy time minus the run's own)."""
     return max(0.0, (busy1 - busy0 - own_cpu) / wall) if wall > 0 else 0.0
+
+
+class Measured:
+    """One measured run, `with Measured(args) as m: run it`: first waits (at most args.wait seconds) for the
+    1-minute load to fall below args.max_load; afterwards m.load (the load then), m.waited, m.wall (seconds),
+    m.cpu (CPU seconds of this process's children: the run's own) and m.others (cores others used meanwhile)."""
+
+    def __init__(self, args):
+        self.args = args
+
+    def __enter__(self):
+        self.load, self.waited = wait_quiet(self.args.max_load, self.args.wait)
+        self._r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._b0 = cpu_busy()
+        self._t0 = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall = time.perf_counter() - self._t0
+        b1 = cpu_busy()
+        r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self.cpu = (r1.ru_utime - self._r0.ru_utime) + (r1.ru_stime - self._r0.ru_stime)
+        self.others = others(self._b0, b1, self.cpu, self.wall)
+        return False
 
 
 def load_note(loads, other=None):

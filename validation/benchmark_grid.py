@@ -39,7 +39,6 @@ import json
 import math
 import os
 import re
-import resource
 import shutil
 import signal
 import subprocess
@@ -51,21 +50,10 @@ import h5py
 import numpy as np
 
 import bench_doc as bd
-from vcommon import MPI_ENV, ROOT
+from vcommon import MPI_ENV
 
 SECTION = "## Grid HJB solver (`hjbft solve`)"
 EVENTS = ("HJBAssemble", "KSPSolve", "PCSetUp", "PCApply", "MatMult", "KSPGMRESOrthog", "MatILUFactorSym")
-
-
-def find_binary(explicit):
-    if explicit:
-        return explicit
-    for b in ("build-bench", "build"):
-        for sub in ("hjbft", "src/hjbft", "bin/hjbft"):
-            p = os.path.join(ROOT, b, sub)
-            if os.path.isfile(p) and os.access(p, os.X_OK):
-                return p
-    sys.exit("benchmark_grid: no hjbft binary found; build one (Release) and pass --hjbft")
 
 
 def load1():
@@ -114,29 +102,22 @@ def run_solve(args, binary, n, nt, method, ranks, extra, tag, workdir):
     cmd = ["sh", "-c", inner]
     if ranks > 1:
         cmd = ["mpiexec", "-n", str(ranks), "--bind-to", "none"] + cmd
-    load, waited = bd.wait_quiet(args.max_load, args.wait)
     env = dict(os.environ, **MPI_ENV)
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0 = bd.cpu_busy()
-    t0 = time.time()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir,
-                            start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate()
-    except BaseException:  # interrupted: stop the solve (and its mpiexec) we started
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
-        raise
+    with bd.Measured(args) as m:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=workdir,
+                                start_new_session=True)
+        try:
+            stdout, stderr = proc.communicate()
+        except BaseException:  # interrupted: stop the solve (and its mpiexec) we started
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            raise
     p = subprocess.CompletedProcess(cmd, proc.returncode, stdout, stderr)
-    elapsed = time.time() - t0
-    b1 = bd.cpu_busy()
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     if p.returncode != 0:
         sys.stderr.write(p.stdout + p.stderr)
         sys.exit(f"benchmark_grid: run {tag} failed (exit {p.returncode}): {' '.join(cmd)}")
-    r = {"n": n, "nt": nt, "method": method, "ranks": ranks, "extra": extra, "load1": load,
-         "waited_s": round(waited), "process_elapsed": elapsed, "cpu": own, "others": bd.others(b0, b1, own, elapsed)}
+    r = {"n": n, "nt": nt, "method": method, "ranks": ranks, "extra": extra, "load1": m.load,
+         "waited_s": round(m.waited), "process_elapsed": m.wall, "cpu": m.cpu, "others": m.others}
     with h5py.File(out, "r") as f:
         r["wall_time"] = float(f.attrs["wall_time"])
         h = f["history"]
@@ -242,7 +223,7 @@ def main():
     pi_sizes = [int(s) for s in args.pi_sizes.split(",") if s] or sizes
     mr_sizes = [int(s) for s in args.multi_rank_sizes.split(",") if s] or sizes
     pi_nt = {int(a): int(b) for a, b in (x.split(":") for x in args.pi_nt.split(",") if x)}
-    binary = os.path.abspath(find_binary(args.hjbft))
+    binary = bd.find_binary(args.hjbft)
     workdir = args.workdir or tempfile.mkdtemp(prefix="hjbft-bench-")
     os.makedirs(workdir, exist_ok=True)
 

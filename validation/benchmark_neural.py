@@ -30,7 +30,6 @@ import argparse
 import json
 import os
 import re
-import resource
 import shutil
 import statistics
 import subprocess
@@ -93,36 +92,17 @@ def torch_hyper(h):
 
 
 
-def find_binary(explicit):
-    if explicit:
-        return os.path.abspath(explicit)
-    for b in ("build-bench", "build"):
-        p = os.path.join(ROOT, b, "hjbft")
-        if os.path.isfile(p) and os.access(p, os.X_OK):
-            return p
-    sys.exit("benchmark_neural: no hjbft binary found; build one (Release) and pass --hjbft")
-
-
 def run(cmd, args, log, env=None):
     """Runs cmd (after waiting for a quieter machine); returns {load before, load after, CPU seconds of the
     process and its children, wall seconds, cores other processes used meanwhile}."""
-    bd.wait_quiet(args.max_load, args.wait)
-    l0 = bd.loadavg()[0]
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0 = bd.cpu_busy()
-    t0 = time.perf_counter()
-    full_env = dict(os.environ, **(env or {}))
-    with open(log, "w") as f:
-        p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=full_env, cwd=os.path.dirname(log))
-    wall = time.perf_counter() - t0
-    b1 = bd.cpu_busy()
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with bd.Measured(args) as m:
+        with open(log, "w") as f:
+            p = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=dict(os.environ, **(env or {})),
+                               cwd=os.path.dirname(log))
     if p.returncode != 0:
         sys.stdout.write(open(log).read()[-3000:])
         sys.exit("benchmark_neural: failed (%d): %s" % (p.returncode, " ".join(cmd)))
-    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
-    return {"load0": l0, "load1": bd.loadavg()[0], "cpu": cpu, "wall": wall,
-            "others": bd.others(b0, b1, cpu, wall)}
+    return {"load0": m.load, "load1": bd.loadavg()[0], "cpu": m.cpu, "wall": m.wall, "others": m.others}
 
 
 def hjbft_history(path):
@@ -266,7 +246,7 @@ def main():
         if doc:
             bd.write_section(doc, SECTION, text)
         return 0
-    binary = find_binary(args.hjbft)
+    binary = bd.find_binary(args.hjbft)
     hyper = QUICK if args.quick else FULL
     reps = args.reps or (2 if args.quick else 3)
     problems = PROBLEMS if not args.problems else [PROBLEMS[int(i)] for i in args.problems.split(",")]

@@ -18,7 +18,6 @@ other processes took during the run.
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -42,22 +41,15 @@ CONTROLS = ("none", "exact", "grid")
 
 def one_run(args, cmd, out):
     """Runs one `hjbft sample`; returns its attributes plus load, others' CPU and the process wall time."""
-    load, _ = bd.wait_quiet(args.max_load, args.wait)
-    r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    b0 = bd.cpu_busy()
-    t0 = time.perf_counter()
-    p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **MPI_ENV))
-    wall = time.perf_counter() - t0
-    b1 = bd.cpu_busy()
-    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with bd.Measured(args) as m:
+        p = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, **MPI_ENV))
     if p.returncode:
         print(p.stdout + p.stderr, file=sys.stderr)
         sys.exit("benchmark_sampling: failed (exit %d): %s" % (p.returncode, " ".join(cmd)))
-    own = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     with h5py.File(out, "r") as f:
         a = {k: float(v) for k, v in f.attrs.items() if not isinstance(v, (bytes, str))}
         a["compare"] = f.attrs["compare"].decode() if isinstance(f.attrs["compare"], bytes) else str(f.attrs["compare"])
-    a.update(load=load, others=bd.others(b0, b1, own, wall), process_wall=wall)
+    a.update(load=m.load, others=m.others, process_wall=m.wall)
     return a
 
 
