@@ -33,8 +33,6 @@ vc.require_numpy()
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from h5result import read_result  # noqa: E402
-
 # --- problems (hjbft problem options; vp, h_min 0.1, h_max 20, T 1, eta 1 throughout) -----------------
 GMM1 = []  # the default: modes -2, 2 (var 0.25, weights 1/2), quadratic reward -(x-1)^2/2, beta 1
 GMM2 = ["-dim", "2", "-target_weights", "0.4,0.6", "-target_means", "-1,0.5,1.5,-1", "-target_vars", "0.5,0.3",
@@ -66,7 +64,7 @@ def run(ctx, name, command, opts, nproc=None, timeout=1200):
     r = {"name": name, "rc": rc, "error": vc.error_line(p["text"], hjbft_only=True), "wall": p["wall"],
          "cpu": p["cpu"], "file": out, "attrs": {}, "hist": {}, "cmd": " ".join(["hjbft", command] + opts)}
     if rc == 0 and os.path.exists(out):
-        r["attrs"], r["hist"] = read_result(out)
+        r["attrs"], r["hist"] = vc.read_result(out)
     print("  %-40s rc %d %7.1fs  %s" % (name, rc, r["wall"], r["error"]), flush=True)
     ctx.results[name] = {k: v for k, v in r.items() if k != "file"}
     return r

@@ -37,8 +37,6 @@ vc.require_numpy()
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from h5result import read_result  # noqa: E402
-
 # --- problems ---------------------------------------------------------------------------------------
 HMAX = 8.0  # the schedule of every problem (see section 1 for why not the default 20)
 
@@ -121,7 +119,7 @@ def run(ctx, name, args, nproc=None, timeout=900):
     r = {"name": name, "rc": rc, "wall": wall, "file": out, "text": text,
          "error": vc.error_line(text, fallback="last"), "attrs": {}, "hist": {}, "cmd": "hjbft " + " ".join(args)}
     if rc == 0 and os.path.exists(out):
-        r["attrs"], r["hist"] = read_result(out)
+        r["attrs"], r["hist"] = vc.read_result(out)
     status = "rc %d" % rc if rc else "ok"
     extra = ""
     if rc == 0 and "error_control_l2" in r["hist"]:

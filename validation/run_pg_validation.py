@@ -38,11 +38,7 @@ import time
 
 import vcommon as vc
 from klest import kl_estimator_validation, kl_mspacing
-
-try:  # only sections 2-6 (--train) need h5py and numpy
-    from h5result import read_result
-except ImportError:
-    read_result = None
+from vcommon import read_result  # only sections 2-6 (--train) need it, and h5py and numpy
 
 
 def run(ctx, name, cmd):
@@ -881,7 +877,7 @@ def main():
         else:
             if 2 in sections:
                 section_training(args, lines)
-            if read_result is None:
+            if vc.missing_numpy():
                 print("--train needs python3-h5py and numpy", file=sys.stderr)
                 return 77
             gmm = Gmm(args)

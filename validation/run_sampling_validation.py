@@ -44,20 +44,6 @@ def run(ctx, name, cmd_args, timeout=600):
     return p["rc"], p["text"], p["wall"]
 
 
-def attrs_of(path):
-    out = {}
-    with h5py.File(path, "r") as f:
-        for k, v in f.attrs.items():
-            if isinstance(v, bytes):
-                v = v.decode(errors="replace").rstrip("\0")
-            elif isinstance(v, np.ndarray):
-                v = v.tolist()
-            elif isinstance(v, (np.floating, np.integer)):
-                v = float(v)
-            out[k] = v
-    return out
-
-
 def sample(ctx, name, opts, n, nsteps, sampler="heun", control="none", init="exact", seed=1, extra=()):
     """hjbft sample; returns a dict with attrs and the per-path arrays (samples, initial, cost, reward, outside)."""
     out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
@@ -67,7 +53,7 @@ def sample(ctx, name, opts, n, nsteps, sampler="heun", control="none", init="exa
     r = {"name": name, "cmd": "hjbft " + " ".join(args).replace(ctx.runs + "/", ""), "rc": rc, "wall": wall,
          "text": text, "error": last_error(text)}
     if rc == 0:
-        r["attrs"] = attrs_of(out)
+        r["attrs"] = vc.read_result(out)[0]
         with h5py.File(out, "r") as f:
             r["samples"] = f["samples"][:]
             r["initial"] = f["initial"][:]
@@ -90,7 +76,7 @@ def solve(ctx, name, opts, n, nt, extra=()):
     r = {"name": name, "cmd": "hjbft " + " ".join(args).replace(ctx.runs + "/", ""), "rc": rc, "wall": wall,
          "file": out, "error": last_error(text)}
     if rc == 0:
-        r["attrs"] = attrs_of(out)
+        r["attrs"] = vc.read_result(out)[0]
     print("  %-30s rc %d  %6.1fs  %s" % (name, rc, wall, "" if rc == 0 else last_error(text)), flush=True)
     ctx.results[name] = {k: v for k, v in r.items() if k in ("cmd", "rc", "wall", "attrs")}
     return r

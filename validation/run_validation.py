@@ -47,8 +47,6 @@ vc.require_numpy()
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 
-from h5result import read_result  # noqa: E402
-
 ORDER_TOL = 0.25  # an observed order within this of the theoretical one is "in the asymptotic range"
 REG_FACTOR = 2.0  # regularity of the PI iterates: at most this times the rougher end of the iteration
 
@@ -109,7 +107,7 @@ def solve(ctx, name, opts, dim, n, nt, nproc=None, out=None, timeout=300):
          "error": vc.error_line(p["text"], fallback="warning") if rc else "", "wall": wall, "file": out, "n": n,
          "nt": nt, "dim": dim, "attrs": {}, "hist": {}}
     if rc == 0 and os.path.exists(out):
-        r["attrs"], r["hist"] = read_result(out)
+        r["attrs"], r["hist"] = vc.read_result(out)
     print("  %-34s rc %d  %6.1fs  %s" % (name, rc, wall, r["error"] if rc else
                                            "errV %.3e erru %.3e" % (r["attrs"].get("error_value_sup", float("nan")),
                                                                      r["attrs"].get("error_control_sup", float("nan")))),

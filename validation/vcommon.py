@@ -3,7 +3,8 @@ of them holds only its cases, its checks and its sections.
 
 * the repository root and the environment that lets Open MPI run as root (with oversubscription);
 * the command line every report takes (parser(), have_hjbft(), require_numpy());
-* running hjbft or any other program: run_cmd(), run_hjbft(), fresh_output(), error_line();
+* running hjbft or any other program: run_cmd(), run_hjbft(), fresh_output(), error_line(), and reading
+  its result file (read_result());
 * the run context Ctx with its numbered checks (G12, S3, ...) and the labels the text cites (cite());
 * Markdown: table(), failed(), the number formatters (number(), e, f2, f3, o), the checks as a table or a
   list, and the report's tail (finish(): report, OUT/results.json, summary line, exit status);
@@ -34,12 +35,20 @@ def script_name():
 
 
 # --- the command line --------------------------------------------------------------------------------
-def require_numpy():
-    """Exits 77 (CTest: skipped) with a message when Debian's python3-h5py or python3-numpy is missing."""
+def missing_numpy():
+    """The ImportError when Debian's python3-h5py or python3-numpy is missing, else None."""
     try:
         for module in ("h5py", "numpy"):
             importlib.import_module(module)
     except ImportError as exc:
+        return exc
+    return None
+
+
+def require_numpy():
+    """Exits 77 (CTest: skipped) with a message when Debian's python3-h5py or python3-numpy is missing."""
+    exc = missing_numpy()
+    if exc:
         print("%s: needs Debian's python3-h5py and python3-numpy (%s)" % (script_name(), exc), file=sys.stderr)
         sys.exit(77)
 
@@ -175,6 +184,26 @@ def error_line(text, hjbft_only=False, fallback=None):
     if fallback == "last":
         return (text.strip().splitlines() or [""])[-1]
     return ""
+
+
+def read_result(path):
+    """Root attributes (strings decoded, numbers as float/list) and /history columns (lists) of a result file."""
+    import h5py
+    import numpy as np
+    attrs, hist = {}, {}
+    with h5py.File(path, "r") as f:
+        for k, v in f.attrs.items():
+            if isinstance(v, bytes):
+                v = v.decode(errors="replace").rstrip("\0")
+            elif isinstance(v, np.ndarray):
+                v = v.tolist()
+            elif isinstance(v, (np.floating, np.integer)):
+                v = float(v)
+            attrs[k] = v
+        if "history" in f:
+            for k in f["history"]:
+                hist[k] = [float(x) for x in f["history"][k][:]]
+    return attrs, hist
 
 
 # --- the reference law of the problems, computed here independently of hjbft ----------------------------
