@@ -27,7 +27,7 @@ import sys
 import time
 
 import vcommon as vc
-from vcommon import MPI_ENV, Ctx, cite, e, failed, o, provenance, table
+from vcommon import Ctx, cite, e, failed, o, provenance, table
 
 vc.require_numpy()
 import h5py  # noqa: E402
@@ -435,8 +435,7 @@ def sec_grid(ctx):
     rxe = run(ctx, "quad1d_explicit_exact_n%d" % n, "bellman",
               base + grid_opts(1, n) + ["-bellman_expectation", "exact"])
     if ex["rc"] == 0 and rxe["rc"] == 0:
-        p = subprocess.run([ctx.hjbft, "compare", ex["file"], rxe["file"], "-tol", "0"], capture_output=True,
-                           text=True, env=dict(os.environ, **MPI_ENV))
+        p = vc.compare_files(ctx, ex["file"], rxe["file"], "0")
         ok, detail = p.returncode == 0, (p.stdout.strip().splitlines() or [""])[-1]
     else:
         ok, detail = False, failed(ex if ex["rc"] else rxe)
@@ -661,8 +660,7 @@ def sec_ring(ctx):
     md += table(["run", "wall s", "cpu s", "J*", "Newton its", "concavity margin", "two local maxima", "predicted PI rate",
                  "sup\\|V-V*_cont\\|", "sup\\|u-u*_cont\\|", "PI its"], rows)
     if r1["rc"] == 0 and r2["rc"] == 0:
-        p = subprocess.run([ctx.hjbft, "compare", r1["file"], r2["file"], "-tol", "0"], capture_output=True,
-                           text=True, env=dict(os.environ, **MPI_ENV))
+        p = vc.compare_files(ctx, r1["file"], r2["file"], "0")
         lab_ = ctx.check("2-D ring: 2 ranks give the same fields as 1 rank (compare -tol 0)", p.returncode == 0,
                          (p.stdout.strip().splitlines() or [""])[-1])
     else:

@@ -991,8 +991,7 @@ def sec_mpi(ctx):
     if r1["rc"] or r2["rc"]:
         ctx.check("MPI runs succeed", False, (r1 if r1["rc"] else r2)["error"])
         return md + failed(r1 if r1["rc"] else r2) + "\n\n"
-    p = subprocess.run([ctx.hjbft, "compare", r1["file"], r2["file"], "-tol", "1e-8"], capture_output=True, text=True,
-                       env=dict(os.environ, **MPI_ENV))
+    p = vc.compare_files(ctx, r1["file"], r2["file"], "1e-8")
     m = re.search(r"overall: sup (\S+)", p.stdout)
     sup = float(m.group(1)) if m else float("nan")
     skip = {"wall_time", "time_simulate", "time_fit_value", "time_fit_control", "time_measure"}

@@ -36,12 +36,11 @@ import glob
 import math
 import os
 import re
-import subprocess
 import sys
 import time
 
 import vcommon as vc
-from vcommon import MPI_ENV, ROOT, Ctx, failed, provenance, table
+from vcommon import ROOT, Ctx, failed, provenance, table
 
 vc.require_numpy()
 import h5py  # noqa: E402
@@ -118,8 +117,7 @@ def solve(ctx, name, opts, dim, n, nt, nproc=None, out=None, timeout=300):
 
 def compare(ctx, a, b, tol):
     """hjbft compare A B -tol: (rc, overall sup, overall L2, where)."""
-    p = subprocess.run([ctx.hjbft, "compare", a, b, "-tol", "%g" % tol], capture_output=True, text=True,
-                       env=dict(os.environ, **MPI_ENV))
+    p = vc.compare_files(ctx, a, b, "%g" % tol)
     m = re.search(r"overall: sup (\S+) \(([^)]*)\), L2 (\S+)", p.stdout)
     if not m:
         return p.returncode, float("nan"), float("nan"), (p.stdout + p.stderr).strip().splitlines()[-1:]

@@ -3,8 +3,8 @@ of them holds only its cases, its checks and its sections.
 
 * the repository root and the environment that lets Open MPI run as root (with oversubscription);
 * the command line every report takes (parser(), have_hjbft(), require_numpy());
-* running hjbft or any other program: run_cmd(), run_hjbft(), fresh_output(), error_line(), and reading
-  its result file (read_result());
+* running hjbft or any other program: run_cmd(), run_hjbft(), fresh_output(), compare_files(),
+  error_line(), and reading a result file (read_result());
 * the run context Ctx with its numbered checks (G12, S3, ...) and the labels the text cites (cite());
 * Markdown: table(), failed(), the number formatters (number(), e, f2, f3, o), the checks as a table or a
   list, and the report's tail (finish(): report, OUT/results.json, summary line, exit status);
@@ -169,6 +169,12 @@ def run_hjbft(ctx, name, args, nproc=None, timeout=600):
     if nproc:
         cmd = [ctx.mpiexec, "-n", str(nproc), "--oversubscribe"] + cmd
     return run_cmd(ctx, name, cmd, timeout)
+
+
+def compare_files(ctx, a, b, tol):
+    """`hjbft compare A B -tol TOL` (TOL a string; not counted among the runs); returns the CompletedProcess."""
+    return subprocess.run([ctx.hjbft, "compare", a, b, "-tol", tol], capture_output=True, text=True,
+                          env=dict(os.environ, **MPI_ENV))
 
 
 def error_line(text, hjbft_only=False, fallback=None):
