@@ -181,7 +181,8 @@ def error_line(text, hjbft_only=False, fallback=None):
     """The error a run reports: the last line of TEXT starting with 'hjbft:' (unless hjbft_only, also any line
     containing 'error'), stripped; when there is none, the last line containing 'warning' (fallback
     'warning'), the last line of the text (fallback 'last') or ''."""
-    lines = [l.strip() for l in text.splitlines() if l.startswith("hjbft:") or (not hjbft_only and "error" in l.lower())]
+    lines = [l.strip() for l in text.splitlines()
+             if l.startswith("hjbft:") or (not hjbft_only and "error" in l.lower())]
     if lines:
         return lines[-1]
     if fallback == "warning":
