@@ -22,10 +22,10 @@
 #include <string>
 #include <vector>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/exact_solution.hpp"
-#include "hjbft/field_io.hpp"
-#include "hjbft/grid.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/exact/exact_solution.hpp"
+#include "hjbft/grid/grid.hpp"
+#include "hjbft/io/field_io.hpp"
 
 using namespace hjbft;
 

@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <exception>
 
-#include "hjbft/field_io.hpp"
+#include "hjbft/io/field_io.hpp"
 
 int main(int argc, char** argv) {
   if (argc != 4) {

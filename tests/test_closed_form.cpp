@@ -12,8 +12,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "hjbft/closed_form.hpp"
-#include "hjbft/control_problem.hpp"
+#include "hjbft/exact/closed_form.hpp"
+#include "hjbft/model/control_problem.hpp"
 #include "test_util.hpp"
 
 using namespace hjbft;

@@ -8,8 +8,8 @@
 
 #include <filesystem>
 
-#include "hjbft/field_io.hpp"
-#include "hjbft/grid.hpp"
+#include "hjbft/grid/grid.hpp"
+#include "hjbft/io/field_io.hpp"
 #include "test_util.hpp"
 
 using namespace hjbft;

@@ -8,8 +8,8 @@
 #include <numbers>
 #include <random>
 
-#include "hjbft/gmm.hpp"
-#include "hjbft/score.hpp"
+#include "hjbft/model/gmm.hpp"
+#include "hjbft/model/score.hpp"
 #include "test_util.hpp"
 
 using namespace hjbft;

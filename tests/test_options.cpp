@@ -6,7 +6,7 @@
 
 #include <sstream>
 
-#include "hjbft/problem.hpp"
+#include "hjbft/model/problem.hpp"
 #include "test_util.hpp"
 
 using namespace hjbft;

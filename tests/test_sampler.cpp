@@ -11,7 +11,7 @@
 #include <cmath>
 #include <random>
 
-#include "hjbft/control_problem.hpp"
+#include "hjbft/model/control_problem.hpp"
 #include "test_util.hpp"
 
 using namespace hjbft;

@@ -21,12 +21,15 @@
 #include <cmath>
 #include <cstdio>
 
+#include "hjbft/analysis/law_distance.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/exact/exact_solution.hpp"
+#include "hjbft/grid/grid.hpp"
+#include "hjbft/io/field_io.hpp"
+#include "hjbft/io/grid_field.hpp"
+#include "hjbft/simulation/sampler.hpp"
+#include "hjbft/solvers/sample.hpp"
 #include "test_util.hpp"
-#include "hjbft/errors.hpp"
-#include "hjbft/exact_solution.hpp"
-#include "hjbft/field_io.hpp"
-#include "hjbft/grid.hpp"
-#include "hjbft/sampler.hpp"
 
 using namespace hjbft;
 using hjbft::test::option_of;

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <functional>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/sde.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/model/sde.hpp"
 
 using namespace hjbft;
 

@@ -7,8 +7,8 @@
 #include <numbers>
 #include <string>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/gmm.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/model/gmm.hpp"
 
 namespace hjbft::test {
 

@@ -1,9 +1,9 @@
 // The networks of a neural result file (hjbft neural) as a control source of
 // the sampler: `hjbft sample -control neural:FILE.h5`.
-#include <hdf5.h>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/neural_pift.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/io/network_io.hpp"
+#include "hjbft/solvers/neural.hpp"
 
 namespace hjbft {
 
@@ -12,31 +12,22 @@ namespace {
 class NeuralControl final : public ControlSource {
 public:
   NeuralControl(const Problem& p, const std::string& file) : p_(p), file_(file) {
-    hid_t f = -1;
-    H5E_BEGIN_TRY { f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (f < 0) throw InputError("-control", "neural: cannot open '" + file + "' as an HDF5 file");
-    try {
-      const nn::MlpShape vs = nn::read_mlp_shape(f, "/networks/value", "-control");
-      const nn::MlpShape us = nn::read_mlp_shape(f, "/networks/control", "-control");
-      // Input = [x (d); t/T; sin, cos pairs]: the dimension and the embedding follow from it.
-      const int extra = us.in - p.dim - 1;
-      if (us.out != p.dim || extra < 0 || extra % 2 != 0 || vs.in != us.in || vs.out != 1)
-        throw InputError("-control", "neural: the networks in '" + file + "' (" + vs.describe() + ", " +
-                                         us.describe() + ") do not fit a d = " + std::to_string(p.dim) + " problem");
-      NeuralOptions o;
-      o.value_hidden = vs.hidden;
-      o.control_hidden = us.hidden;
-      o.activation = us.act;
-      o.time_freq = extra / 2;
-      fields_ = std::make_unique<NeuralFields>(p, o);
-      fields_->value_net().load(f, "/networks/value", "-control");
-      fields_->control_net().load(f, "/networks/control", "-control");
-    } catch (...) {
-      H5Fclose(f);
-      throw;
-    }
-    H5Fclose(f);
+    const NetworkFile f(file, "-control", "neural: ");
+    const nn::MlpShape vs = f.shape("/networks/value");
+    const nn::MlpShape us = f.shape("/networks/control");
+    // Input = [x (d); t/T; sin, cos pairs]: the dimension and the embedding follow from it.
+    const int extra = us.in - p.dim - 1;
+    if (us.out != p.dim || extra < 0 || extra % 2 != 0 || vs.in != us.in || vs.out != 1)
+      throw InputError("-control", "neural: the networks in '" + file + "' (" + vs.describe() + ", " +
+                                       us.describe() + ") do not fit a d = " + std::to_string(p.dim) + " problem");
+    NeuralOptions o;
+    o.value_hidden = vs.hidden;
+    o.control_hidden = us.hidden;
+    o.activation = us.act;
+    o.time_freq = extra / 2;
+    fields_ = std::make_unique<NeuralFields>(p, o);
+    f.load("/networks/value", fields_->value_net());
+    f.load("/networks/control", fields_->control_net());
   }
   void eval(double t, const Matrix& Y, Matrix& U, std::vector<char>&) const override { fields_->control(t, Y, U); }
   // V_psi (of the last evaluated control: a value, not the optimum's), with this problem's reward as V(T).

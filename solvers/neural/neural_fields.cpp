@@ -1,5 +1,5 @@
 // The value and control networks of neural PI-FT (include/hjbft/neural_pift.hpp).
-#include "hjbft/neural_pift.hpp"
+#include "hjbft/solvers/neural.hpp"
 
 namespace hjbft {
 

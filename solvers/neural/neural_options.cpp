@@ -3,8 +3,8 @@
 #include <cstdio>
 #include <tuple>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/neural_pift.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/solvers/neural.hpp"
 
 namespace hjbft {
 

@@ -1,6 +1,5 @@
 // The outer loop of neural PI-FT and its measurements against the reference
 // (include/hjbft/neural_pift.hpp).
-#include <hdf5.h>
 #include <petsctime.h>
 
 #include <Eigen/Eigenvalues>
@@ -8,46 +7,30 @@
 #include <cmath>
 #include <cstdio>
 
-#include "../hjb_operator.hpp"
-#include "hjbft/errors.hpp"
-#include "hjbft/field_io.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/core/text.hpp"
+#include "hjbft/grid/grid_fields.hpp"
+#include "hjbft/io/field_io.hpp"
+#include "hjbft/io/network_io.hpp"
 #include "pift_internal.hpp"
 
 namespace hjbft {
 
-namespace {
-double now() {
-  PetscLogDouble t;
-  PetscTime(&t);
-  return t;
-}
-}  // namespace
-
 NeuralPiftSolver::NeuralPiftSolver(MPI_Comm comm, const Problem& p, const Grid& g, NeuralOptions o,
-                                   const ControlSource* reference)
-    : comm_(comm), p_(p), g_(g), o_(std::move(o)), ref_(reference) {
+                                   const ControlSource* reference, std::unique_ptr<ControlUpdate> update)
+    : comm_(comm), p_(p), g_(g), o_(std::move(o)), ref_(reference), update_(std::move(update)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
   validate(o_, size_);
   fields_ = std::make_unique<NeuralFields>(p_, o_);
   if (!o_.load.empty()) {
-    hid_t f = -1;
-    H5E_BEGIN_TRY { f = H5Fopen(o_.load.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT); }
-    H5E_END_TRY;
-    if (f < 0) throw InputError("-neural_load", "cannot open '" + o_.load + "' as an HDF5 file");
-    try {
-      fields_->value_net().load(f, "/networks/value", "-neural_load");
-      fields_->control_net().load(f, "/networks/control", "-neural_load");
-    } catch (...) {
-      H5Fclose(f);
-      throw;
-    }
-    H5Fclose(f);
+    const NetworkFile file(o_.load, "-neural_load");
+    file.load("/networks/value", fields_->value_net());
+    file.load("/networks/control", fields_->control_net());
   }
   first_path_ = o_.paths * rank_ / size_;
   local_paths_ = o_.paths * (rank_ + 1) / size_ - first_path_;
-  const int N = static_cast<int>(o_.nsteps);
-  for (int i = 0; i <= N; ++i) times_.push_back(i * p_.T() / N);
+  times_ = uniform_times(p_.T(), static_cast<int>(o_.nsteps));
   grid_points_.resize(p_.dim, g_.n_local());
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) { grid_points_.col(idx) = x; });
   if (ref_) setup_reference();
@@ -279,7 +262,7 @@ bool NeuralPiftSolver::run() {
     const double t1 = now();
     const double lv = fit_value(k, P);
     const double t2 = now();
-    const double lu = fit_control(k, P);
+    const double lu = update_ ? update_->update(k, P, *fields_, hist_) : fit_control(k, P);
     const double t3 = now();
     hist_.add("iteration", k);
     hist_.add("loss_value", lv);

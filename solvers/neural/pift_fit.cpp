@@ -14,13 +14,12 @@
 #include <random>
 #include <sstream>
 
-#include "hjbft/ddpm.hpp"
-#include "hjbft/errors.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/model/ddpm.hpp"
 #include "pift_internal.hpp"
 
 namespace hjbft {
 
-void allreduce_sum(MPI_Comm comm, double* v, int n) { MPI_Allreduce(MPI_IN_PLACE, v, n, MPI_DOUBLE, MPI_SUM, comm); }
 
 namespace {
 

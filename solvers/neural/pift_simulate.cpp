@@ -10,61 +10,32 @@
 #include <random>
 #include <vector>
 
-#include "hjbft/ddpm.hpp"
+#include "hjbft/model/ddpm.hpp"
 #include "pift_internal.hpp"
 
 namespace hjbft {
-
-std::vector<Matrix> path_noise(std::uint64_t seed, long first_id, long n, int nsteps, int d) {
-  std::vector<Matrix> xi(nsteps, Matrix(d, n));
-  for (long j = 0; j < n; ++j) {
-    auto rng = path_stream(seed, static_cast<std::uint64_t>(first_id + j), 7);
-    std::normal_distribution<double> normal;
-    for (int i = 0; i < nsteps; ++i)
-      for (int a = 0; a < d; ++a) xi[i](a, j) = normal(rng);
-  }
-  return xi;
-}
-
-void euler_maruyama_paths(const Problem& p, const std::vector<double>& times, const BatchControl& u,
-                          const std::vector<Matrix>& xi, std::vector<Matrix>& Y, Matrix& cost,
-                          std::vector<Matrix>* U) {
-  const int N = static_cast<int>(times.size()) - 1;
-  const long n = Y[0].cols();
-  Y.resize(N + 1);
-  cost.setZero(N, n);
-  if (U) U->assign(N, Matrix());
-  Matrix S, Ui;
-  for (int i = 0; i < N; ++i) {
-    const double t = times[i], dt = times[i + 1] - times[i];
-    const Matrix& Yi = Y[i];
-    u(t, Yi, Ui);
-    const ControlCoefficients c = p.control.coefficients(t);
-    batch_score(p.score.at_tau(p.T() - t), p.score.error(), Yi, S);
-    Y[i + 1] = Yi + (p.control.drift_linear(t) * Yi + p.control.drift_score_factor(t) * S + c.B * Ui) * dt +
-               (c.Sigma * std::sqrt(dt)) * xi[i];
-    cost.row(i) = (0.5 * c.beta * c.Lambda * dt) * Ui.colwise().squaredNorm();
-    if (U) (*U)[i] = Ui;
-  }
-}
 
 void NeuralPiftSolver::simulate(int k, Paths& P) const {
   const int d = p_.dim, N = static_cast<int>(times_.size()) - 1;
   const long n = local_paths_;
   const std::uint64_t seed = o_.seed + 1000003ULL * static_cast<std::uint64_t>(k + 1);
   InitialSampler init(comm_, p_, init_law_from_string(o_.init), ref_, seed, o_.paths);
+  P.times = times_;
   P.Y.assign(N + 1, Matrix());
   P.Y[0] = init.sample(first_path_, n).transpose();
 
   // Noise, path by path from the path's own stream.
-  const std::vector<Matrix> xi = path_noise(seed, first_path_, n, N, d);
+  P.xi = path_noise(seed, first_path_, n, N, d);
+  const std::vector<Matrix>& xi = P.xi;
 
   if (o_.mode == "discrete") {
     P.cost.setZero(N, n);
     DdpmChain chain(p_, N);
-    Matrix S, U;
+    Matrix S;
+    P.U.assign(N, Matrix());
     for (int i = 0; i < N; ++i) {
       const Matrix& Y = P.Y[i];
+      Matrix& U = P.U[i];
       fields_->control(times_[i], Y, U);
       const DdpmStep& st = chain.step(i);
       batch_score(p_.score.at_tau(st.tau), p_.score.error(), Y, S);
@@ -73,7 +44,8 @@ void NeuralPiftSolver::simulate(int k, Paths& P) const {
     }
   } else {
     euler_maruyama_paths(
-        p_, times_, [this](double t, const Matrix& Y, Matrix& U) { fields_->control(t, Y, U); }, xi, P.Y, P.cost);
+        p_, times_, [this](double t, const Matrix& Y, Matrix& U) { fields_->control(t, Y, U); }, xi, P.Y, P.cost,
+        &P.U);
   }
   P.reward.resize(n);
   for (long j = 0; j < n; ++j) P.reward[j] = p_.reward->value(P.Y[N].col(j));

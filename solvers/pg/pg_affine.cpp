@@ -4,8 +4,8 @@
 // of the unbiasedness checks (include/hjbft/policy_gradient.hpp).
 #include <stdexcept>
 
-#include "hjbft/policy_gradient.hpp"
-#include "hjbft/sampler.hpp"  // batch_score
+#include "hjbft/simulation/sampler.hpp"  // batch_score
+#include "hjbft/solvers/pg.hpp"
 
 namespace hjbft {
 

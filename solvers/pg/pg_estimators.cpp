@@ -3,9 +3,9 @@
 #include <cmath>
 #include <stdexcept>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/neural_pift.hpp"  // path_noise, euler_maruyama_paths (shared with neural PI-FT)
-#include "hjbft/policy_gradient.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/simulation/paths.hpp"
+#include "hjbft/solvers/pg.hpp"
 
 namespace hjbft {
 
@@ -25,16 +25,8 @@ void ConstantShiftPolicy::jvp(double, const Matrix& Y, const Vector& v, Matrix& 
 }
 
 // ---------------------------------------------------------------- paths
-Vector PgPaths::returns() const { return reward - cost.colwise().sum().transpose(); }
-
-std::vector<double> uniform_times(double T, int K) {
-  std::vector<double> t(K + 1);
-  for (int i = 0; i <= K; ++i) t[i] = T * i / K;
-  return t;
-}
-
 void simulate_pg_paths(const Problem& p, const PgPolicy& policy, const std::vector<double>& times,
-                       const Matrix& Y0, std::uint64_t seed, long first_id, PgPaths& P) {
+                       const Matrix& Y0, std::uint64_t seed, long first_id, SimulatedPaths& P) {
   const int K = static_cast<int>(times.size()) - 1;
   const long n = Y0.rows();
   P.times = times;
@@ -66,7 +58,7 @@ std::string to_string(PgEstimator e) {
 
 // W_i = -dc_i/du_i + (score form) B_i sqrt(dt_i)/Sigma_i xi_i a_i  or  (pathwise) B_i dt_i grad V_{i+1}(Y_{i+1}):
 // the gradient of the surrogate at the generating policy (pg_update.cpp), so both share make_surrogate.
-std::vector<Matrix> estimator_weights(const Problem& p, const PgPaths& P, const PgValue* value,
+std::vector<Matrix> estimator_weights(const Problem& p, const SimulatedPaths& P, const PgValue* value,
                                       const PgEstimatorOptions& o) {
   const PgSurrogate s = make_surrogate(p, P, value, o);
   std::vector<Matrix> W(P.nsteps());
@@ -83,7 +75,7 @@ std::vector<Matrix> estimator_weights(const Problem& p, const PgPaths& P, const 
   return W;
 }
 
-PgGradient estimate_gradient(const Problem& p, const PgPolicy& policy, const PgPaths& P, const PgValue* value,
+PgGradient estimate_gradient(const Problem& p, const PgPolicy& policy, const SimulatedPaths& P, const PgValue* value,
                              const PgEstimatorOptions& o) {
   const std::vector<Matrix> W = estimator_weights(p, P, value, o);
   const long n = P.n();

@@ -1,12 +1,12 @@
-// Policy-gradient training of the control network (hjbft pg): neural PI-FT's
-// outer loop with the improvement step replaced by one Adam ascent step along
-// a policy-gradient estimator (include/hjbft/policy_gradient.hpp).
+// Policy-gradient training of the control network (hjbft pg): the improvement
+// step of neural PI-FT's outer loop, a policy-gradient update of the control
+// network (include/hjbft/solvers/pg.hpp).
 #include <cmath>
 #include <cstdio>
 
-#include "../neural/pift_internal.hpp"
-#include "hjbft/errors.hpp"
-#include "hjbft/policy_gradient.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/core/mpi.hpp"
+#include "hjbft/solvers/pg.hpp"
 
 namespace hjbft {
 
@@ -108,73 +108,37 @@ void validate(PgOptions* o, const NeuralOptions& no, const Problem& p, int size)
     throw InputError("-pg_backtracks", "must be a non-negative integer, got " + std::to_string(u.backtracks));
 }
 
-namespace {
-NeuralOptions checked(NeuralOptions no, PgOptions& po, const Problem& p, MPI_Comm comm) {
-  int size;
-  MPI_Comm_size(comm, &size);
-  validate(&po, no, p, size);
-  return no;
-}
-}  // namespace
+PgControlUpdate::PgControlUpdate(MPI_Comm comm, const Problem& p, PgOptions po, long n_total)
+    : comm_(comm), p_(p), po_(std::move(po)), n_total_(n_total) {}
 
-PgSolver::PgSolver(MPI_Comm comm, const Problem& p, const Grid& g, NeuralOptions no, PgOptions po,
-                   const ControlSource* reference)
-    : NeuralPiftSolver(comm, p, g, checked(std::move(no), po, p, comm), reference),
-      po_(std::move(po)),
-      adam_(fields_->control_net().n_params(), po_.adam) {}
-
-double PgSolver::fit_control(int k, const Paths& P) {
-  const int K = P.nsteps(), d = p_.dim;
-  // The paths of u^k in the estimators' form: controls recomputed (the control
-  // network has not changed since the simulation), the standardized noise
-  // recovered from the increments (eta > 0).
-  PgPaths Q;
-  Q.times = times_;
-  Q.Y = P.Y;
-  Q.cost = P.cost;
-  Q.reward = P.reward;
-  Q.U.resize(K);
-  Q.xi.resize(K);
-  Matrix S;
-  for (int i = 0; i < K; ++i) {
-    const double t = times_[i], dt = times_[i + 1] - t;
-    fields_->control(t, P.Y[i], Q.U[i]);
-    const ControlCoefficients c = p_.control.coefficients(t);
-    if (c.Sigma > 0) {
-      batch_score(p_.score.at_tau(p_.T() - t), p_.score.error(), P.Y[i], S);
-      const Matrix mean = P.Y[i] + (p_.control.drift_linear(t) * P.Y[i] + p_.control.drift_score_factor(t) * S +
-                                    c.B * Q.U[i]) * dt;
-      Q.xi[i] = (P.Y[i + 1] - mean) / (c.Sigma * std::sqrt(dt));
-    } else {
-      Q.xi[i].setZero(d, P.n());
-    }
-  }
+double PgControlUpdate::update(int k, const SimulatedPaths& P, NeuralFields& fields, History& history) {
+  if (!adam_) adam_ = std::make_unique<nn::Adam>(fields.control_net().n_params(), po_.adam);
   PgEstimatorOptions eo;
   eo.kind = po_.estimator;
   eo.causal = po_.causal;
   eo.baseline = baseline_;
-  const NeuralValue V(*fields_);
-  PgSurrogate s = make_surrogate(p_, Q, &V, eo);
+  const NeuralValue V(fields);
+  PgSurrogate s = make_surrogate(p_, P, &V, eo);
   s.clip = po_.update.method == PgMethod::ppo ? po_.update.ppo_clip : 0.0;
-  NeuralControlPolicy policy(*fields_);
+  NeuralControlPolicy policy(fields);
   PgUpdateReport rep;
   try {
-    rep = pg_update(comm_, o_.paths, p_, policy, Q, s, adam_, po_.update);
+    rep = pg_update(comm_, n_total_, p_, policy, P, s, *adam_, po_.update);
   } catch (const SolverError& e) {
     char buf[64];
     std::snprintf(buf, sizeof buf, " at outer iteration %d", k);
     throw SolverError(e.what() + std::string(buf));
   }
-  double ret = Q.n() ? Q.returns().sum() : 0.0;
+  double ret = P.n() ? P.returns().sum() : 0.0;
   allreduce_sum(comm_, &ret, 1);
-  hist_.add("pg_grad_norm", rep.grad_norm);
-  hist_.add("pg_baseline", baseline_);
-  hist_.add("pg_step_kl", rep.step_kl);
-  hist_.add("pg_surrogate_gain", rep.surrogate_gain);
-  hist_.add("pg_clip_fraction", rep.clip_fraction);
-  hist_.add("pg_step_fraction", rep.step_fraction);
-  hist_.add("pg_cg_residual", rep.cg_residual);
-  baseline_ = ret / static_cast<double>(o_.paths);  // the next iteration's lr baseline
+  history.add("pg_grad_norm", rep.grad_norm);
+  history.add("pg_baseline", baseline_);
+  history.add("pg_step_kl", rep.step_kl);
+  history.add("pg_surrogate_gain", rep.surrogate_gain);
+  history.add("pg_clip_fraction", rep.clip_fraction);
+  history.add("pg_step_fraction", rep.step_fraction);
+  history.add("pg_cg_residual", rep.cg_residual);
+  baseline_ = ret / static_cast<double>(n_total_);  // the next iteration's lr baseline
   return rep.grad_norm;
 }
 

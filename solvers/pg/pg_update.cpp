@@ -7,13 +7,13 @@
 #include <limits>
 #include <stdexcept>
 
-#include "../neural/pift_internal.hpp"  // allreduce_sum
-#include "hjbft/errors.hpp"
-#include "hjbft/policy_gradient.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/core/mpi.hpp"
+#include "hjbft/solvers/pg.hpp"
 
 namespace hjbft {
 
-PgSurrogate make_surrogate(const Problem& p, const PgPaths& P, const PgValue* value, const PgEstimatorOptions& o) {
+PgSurrogate make_surrogate(const Problem& p, const SimulatedPaths& P, const PgValue* value, const PgEstimatorOptions& o) {
   const int K = P.nsteps();
   const long n = P.n();
   if (o.kind != PgEstimator::lr && !value)
@@ -50,7 +50,7 @@ PgSurrogate make_surrogate(const Problem& p, const PgPaths& P, const PgValue* va
   return s;
 }
 
-SurrogateSums evaluate_surrogate(const Problem& p, const PgPolicy& policy, const PgPaths& P, const PgSurrogate& s,
+SurrogateSums evaluate_surrogate(const Problem& p, const PgPolicy& policy, const SimulatedPaths& P, const PgSurrogate& s,
                                  Vector* grad) {
   const int K = P.nsteps();
   const long n = P.n();
@@ -94,7 +94,7 @@ SurrogateSums evaluate_surrogate(const Problem& p, const PgPolicy& policy, const
   return sums;
 }
 
-void fisher_vector_product(const Problem& p, const PgPolicy& policy, const PgPaths& P, const Vector& v, Vector& Fv) {
+void fisher_vector_product(const Problem& p, const PgPolicy& policy, const SimulatedPaths& P, const Vector& v, Vector& Fv) {
   Matrix dU;
   for (int i = 0; i < P.nsteps(); ++i) {
     const double t = P.times[i], dt = P.times[i + 1] - t;
@@ -132,7 +132,7 @@ void check_finite(const Vector& g, const char* what) {
 
 }  // namespace
 
-PgUpdateReport pg_update(MPI_Comm comm, long n_total, const Problem& p, PgPolicy& policy, const PgPaths& P,
+PgUpdateReport pg_update(MPI_Comm comm, long n_total, const Problem& p, PgPolicy& policy, const SimulatedPaths& P,
                          const PgSurrogate& s, nn::Adam& adam, const PgUpdateOptions& o) {
   const double inv_n = 1.0 / static_cast<double>(n_total);
   const int np = policy.n_params();

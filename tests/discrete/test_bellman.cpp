@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "../test_util.hpp"
-#include "hjbft/bellman_grid.hpp"
-#include "hjbft/errors.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/solvers/bellman.hpp"
 
 using namespace hjbft;
 

@@ -1,6 +1,7 @@
 // The MLP layer: gradients against central finite differences, determinism of
 // init, Adam and its schedule, HDF5 round trips and refusals, and a small fit
 // that exercises the whole training path.
+#include <hdf5.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
@@ -13,8 +14,9 @@
 #include <random>
 #include <string>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/mlp.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/io/network_io.hpp"
+#include "hjbft/nn/mlp.hpp"
 
 using hjbft::InputError;
 using hjbft::Matrix;
@@ -452,44 +454,45 @@ TEST_CASE("mlp save and load: bit-identical round trip", "[mlp][hdf5]") {
     INFO("shape " << shape.describe());
     const std::string name = "nets/" + shape.describe();
     const Mlp saved = random_net(shape, 41);
-    saved.save(h5.file, name);
+    hjbft::save_network(h5.file, name, saved);
     Mlp loaded(shape);
-    loaded.load(h5.file, name, "-value_net");
+    hjbft::load_network(h5.file, name, "-value_net", loaded);
     CHECK(loaded.params() == saved.params());
     CHECK(loaded.shape() == saved.shape());
   }
-  CHECK_THROWS_AS(Mlp({3, {8, 5}, 1, Activation::silu}).save(h5.file, "nets/3-8-5-1 silu"), hjbft::SolverError);
+  CHECK_THROWS_AS(hjbft::save_network(h5.file, "nets/3-8-5-1 silu", Mlp({3, {8, 5}, 1, Activation::silu})),
+                  hjbft::SolverError);
 }
 
 TEST_CASE("mlp load refuses other shapes, missing groups and bad parameters", "[mlp][hdf5]") {
   TempH5 h5;
   const MlpShape shape{3, {16}, 1, Activation::tanh};
-  random_net(shape, 51).save(h5.file, "net");
+  hjbft::save_network(h5.file, "net", random_net(shape, 51));
 
   for (const MlpShape& other : {MlpShape{3, {16, 16}, 1, Activation::tanh}, MlpShape{3, {16}, 1, Activation::silu},
                                 MlpShape{2, {16}, 1, Activation::tanh}, MlpShape{3, {}, 1, Activation::tanh}}) {
     Mlp net(other);
     net.init(1);
     const Vector before = net.params();
-    const std::string msg = input_error_message([&] { net.load(h5.file, "net", "-init_net"); }, "-init_net");
+    const std::string msg = input_error_message([&] { hjbft::load_network(h5.file, "net", "-init_net", net); }, "-init_net");
     CHECK_THAT(msg, Catch::Contains(shape.describe()) && Catch::Contains(other.describe()));
     CHECK(net.params() == before);  // untouched
   }
   Mlp net(shape);
-  CHECK_THAT(input_error_message([&] { net.load(h5.file, "nothere", "-init_net"); }, "-init_net"),
+  CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "nothere", "-init_net", net); }, "-init_net"),
              Catch::Contains("nothere"));
-  CHECK_THAT(input_error_message([&] { net.load(h5.file, "a/b/c", "-init_net"); }, "-init_net"),
+  CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "a/b/c", "-init_net", net); }, "-init_net"),
              Catch::Contains("a/b/c"));
 
   SECTION("non-finite parameter") {
     Mlp bad = random_net(shape, 52);
     bad.params()[3] = std::nan("");
-    bad.save(h5.file, "bad");
-    CHECK_THAT(input_error_message([&] { net.load(h5.file, "bad", "-init_net"); }, "-init_net"),
+    hjbft::save_network(h5.file, "bad", bad);
+    CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "bad", "-init_net", net); }, "-init_net"),
                Catch::Contains("non-finite"));
   }
   SECTION("wrong parameter count") {
-    random_net(shape, 53).save(h5.file, "short");
+    hjbft::save_network(h5.file, "short", random_net(shape, 53));
     hid_t g = H5Gopen2(h5.file, "short", H5P_DEFAULT);
     REQUIRE(H5Ldelete(g, "params", H5P_DEFAULT) >= 0);
     const hsize_t n = 5;
@@ -500,23 +503,23 @@ TEST_CASE("mlp load refuses other shapes, missing groups and bad parameters", "[
     H5Dclose(d);
     H5Sclose(sp);
     H5Gclose(g);
-    CHECK_THAT(input_error_message([&] { net.load(h5.file, "short", "-init_net"); }, "-init_net"),
+    CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "short", "-init_net", net); }, "-init_net"),
                Catch::Contains("5 parameters") && Catch::Contains(std::to_string(net.n_params())));
   }
   SECTION("missing parameters") {
-    random_net(shape, 55).save(h5.file, "noparams");
+    hjbft::save_network(h5.file, "noparams", random_net(shape, 55));
     hid_t g = H5Gopen2(h5.file, "noparams", H5P_DEFAULT);
     REQUIRE(H5Ldelete(g, "params", H5P_DEFAULT) >= 0);
     H5Gclose(g);
-    CHECK_THAT(input_error_message([&] { net.load(h5.file, "noparams", "-init_net"); }, "-init_net"),
+    CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "noparams", "-init_net", net); }, "-init_net"),
                Catch::Contains("no dataset 'params'"));
   }
   SECTION("missing attribute") {
-    random_net(shape, 54).save(h5.file, "noattr");
+    hjbft::save_network(h5.file, "noattr", random_net(shape, 54));
     hid_t g = H5Gopen2(h5.file, "noattr", H5P_DEFAULT);
     REQUIRE(H5Adelete(g, "out") >= 0);
     H5Gclose(g);
-    CHECK_THAT(input_error_message([&] { net.load(h5.file, "noattr", "-init_net"); }, "-init_net"),
+    CHECK_THAT(input_error_message([&] { hjbft::load_network(h5.file, "noattr", "-init_net", net); }, "-init_net"),
                Catch::Contains("attribute"));
   }
 }

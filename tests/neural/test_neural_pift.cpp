@@ -6,8 +6,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/neural_pift.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/solvers/neural.hpp"
 
 using namespace hjbft;
 

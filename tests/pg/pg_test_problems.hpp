@@ -3,8 +3,8 @@
 #include <cmath>
 #include <random>
 
-#include "hjbft/problem.hpp"
-#include "hjbft/sampler.hpp"
+#include "hjbft/model/problem.hpp"
+#include "hjbft/simulation/sampler.hpp"
 
 namespace hjbft::pgtest {
 

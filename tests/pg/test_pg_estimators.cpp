@@ -11,8 +11,8 @@
 #include <cstdio>
 #include <random>
 
-#include "hjbft/policy_gradient.hpp"
-#include "hjbft/sampler.hpp"
+#include "hjbft/simulation/sampler.hpp"
+#include "hjbft/solvers/pg.hpp"
 #include "pg_test_problems.hpp"
 
 using namespace hjbft;
@@ -50,7 +50,7 @@ TEST_CASE("affine chain: the backward value recursion and the forward mean recur
     const double J = affine_chain_objective(p, times, u, Vector::Zero(1));
     CHECK(V.objective_at(Vector::Zero(1)) == Approx(J).epsilon(1e-12));
     // Sampled paths: the sample mean of the return is J within 4 standard errors.
-    PgPaths P;
+    SimulatedPaths P;
     simulate_pg_paths(p, u, times, initial(p, 20000, 5), 3, 0, P);
     const Eigen::ArrayXd R = P.returns().array();
     const double se = std::sqrt((R - R.mean()).square().sum() / (R.size() - 1.0) / R.size());
@@ -66,7 +66,7 @@ TEST_CASE("policy-gradient estimators are unbiased for the discretized objective
     const auto times = uniform_times(p.T(), 20);
     ConstantShiftPolicy u(Vector::Ones(1), theta);
     AffineChainValue V(p, times, u);
-    PgPaths P;
+    SimulatedPaths P;
     simulate_pg_paths(p, u, times, initial(p, n, 17), 1, 0, P);
     const double exact = exact_derivative(p, times, theta);
     // The part of dJ/dtheta from the cost's direct dependence on theta: dropping it is a bias.
@@ -150,7 +150,7 @@ TEST_CASE("variance table over step counts", "[.table]") {
       const auto times = uniform_times(p.T(), K);
       ConstantShiftPolicy u(Vector::Ones(1), theta);
       AffineChainValue V(p, times, u);
-      PgPaths P;
+      SimulatedPaths P;
       simulate_pg_paths(p, u, times, initial(p, n, 100 + K), 1000 + K, 0, P);
       const double exact = exact_derivative(p, times, theta);
       std::vector<std::pair<std::string, PgEstimatorOptions>> cases;

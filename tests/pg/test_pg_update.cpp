@@ -15,8 +15,8 @@
 #include <cmath>
 #include <random>
 
-#include "hjbft/policy_gradient.hpp"
-#include "hjbft/sampler.hpp"
+#include "hjbft/simulation/sampler.hpp"
+#include "hjbft/solvers/pg.hpp"
 #include "pg_test_problems.hpp"
 
 using namespace hjbft;
@@ -87,7 +87,7 @@ TEST_CASE("surrogate at the generating policy: zero, no KL, gradient = n x the e
       Nets nets(p, 7);
       NeuralControlPolicy policy(*nets.f);
       const NeuralValue V(*nets.f);
-      PgPaths P;
+      SimulatedPaths P;
       simulate_pg_paths(p, policy, uniform_times(p.T(), 12), initial(p, 300, 3), 5, 0, P);
       for (const PgEstimatorOptions& eo : all_estimators(p.control.kl_case())) {
         INFO("dim " << dim << " eta " << eta << " estimator " << to_string(eo.kind) << (eo.causal ? " causal" : ""));
@@ -112,7 +112,7 @@ TEST_CASE("surrogate gradient matches central differences away from the generati
     Nets nets(p, 11);
     NeuralControlPolicy policy(*nets.f);
     const NeuralValue V(*nets.f);
-    PgPaths P;
+    SimulatedPaths P;
     simulate_pg_paths(p, policy, uniform_times(p.T(), 10), initial(p, 200, 4), 6, 0, P);
     const Vector theta_old = policy.params();
     for (const PgEstimatorOptions& eo : all_estimators(p.control.kl_case()))
@@ -143,7 +143,7 @@ TEST_CASE("transition ratio = ratio of the Gaussian transition densities, and E 
     const auto times = uniform_times(p.T(), 15);
     ConstantShiftPolicy u(Vector::Ones(1), 0.3);
     const AffineChainValue V(p, times, u);
-    PgPaths P;
+    SimulatedPaths P;
     simulate_pg_paths(p, u, times, initial(p, 4000, 8), 9, 0, P);
     PgEstimatorOptions eo;
     eo.kind = PgEstimator::td;
@@ -183,7 +183,7 @@ TEST_CASE("path KL of the chain and its Fisher matrix", "[pg][update]") {
       const Problem p = gaussian_linear(eta);
       const auto times = uniform_times(p.T(), 20);
       ConstantShiftPolicy u(Vector::Ones(1), 0.3);
-      PgPaths P;
+      SimulatedPaths P;
       simulate_pg_paths(p, u, times, initial(p, 50, 2), 3, 0, P);
       double lam = 0;
       for (int i = 0; i < 20; ++i) lam += p.control.coefficients(times[i]).Lambda * (times[i + 1] - times[i]);
@@ -201,7 +201,7 @@ TEST_CASE("path KL of the chain and its Fisher matrix", "[pg][update]") {
     const Problem p = problem(1.0, 2);
     Nets nets(p, 21);
     NeuralControlPolicy policy(*nets.f);
-    PgPaths P;
+    SimulatedPaths P;
     simulate_pg_paths(p, policy, uniform_times(p.T(), 10), initial(p, 100, 2), 3, 0, P);
     PgSurrogate s;
     s.score_form = false;
@@ -242,7 +242,7 @@ TEST_CASE("adam, ppo and trust_region converge to the chain's optimal constant s
       uo.kl_max = 0.02;
       double max_kl = 0;
       for (int k = 0; k < 60; ++k) {
-        PgPaths P;
+        SimulatedPaths P;
         simulate_pg_paths(p, u, times, initial(p, 1000, 100 + k), 200 + k, 0, P);
         const AffineChainValue V(p, times, u);  // the exact value of the current policy
         PgEstimatorOptions eo;

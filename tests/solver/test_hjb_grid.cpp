@@ -7,8 +7,8 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 
-#include "hjbft/errors.hpp"
-#include "hjbft/hjb_grid.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/solvers/hjb.hpp"
 
 using namespace hjbft;
 

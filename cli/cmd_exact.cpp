@@ -1,0 +1,95 @@
+// hjbft exact: the closed-form V*(t,x) and u*(t,x) = gain(t) grad V*(t,x) on a
+// grid, written in the common HDF5 layout.  This is the reference every grid,
+// neural and policy-gradient result is compared with.
+#include <petscdmda.h>
+
+#include "commands.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/core/options.hpp"
+#include "hjbft/exact/exact_solution.hpp"
+#include "hjbft/grid/grid_fields.hpp"
+#include "hjbft/io/field_io.hpp"
+#include "hjbft/io/xdmf.hpp"
+
+namespace hjbft {
+
+namespace {
+std::string g_requested_output;  // the -o of this run, for main's note on a failed run
+}
+
+const std::string& requested_output() { return g_requested_output; }
+
+std::string read_output_option(MPI_Comm comm, const std::string& default_name) {
+  char buf[PETSC_MAX_PATH_LEN];
+  HJBFT_PETSC(PetscStrncpy(buf, default_name.c_str(), sizeof buf));
+  HJBFT_PETSC(PetscOptionsGetString(nullptr, nullptr, "-o", buf, sizeof buf, nullptr));
+  if (help_requested())
+    HJBFT_PETSC(PetscPrintf(comm, "Output options:\n  -o <%s>: HDF5 output file (written atomically)\n", buf));
+  g_requested_output = buf;
+  return buf;
+}
+
+namespace {
+
+PetscErrorCode ReadExactOptions(MPI_Comm comm, std::string* method) {
+  char buf[64] = "auto";
+  PetscFunctionBeginUser;
+  PetscOptionsBegin(comm, nullptr, "exact: closed-form value and control", nullptr);
+  PetscCall(PetscOptionsString("-exact_method", "Closed form: auto|gmm|riccati", nullptr, buf, buf, sizeof buf, nullptr));
+  PetscOptionsEnd();
+  *method = buf;
+  PetscFunctionReturn(0);
+}
+
+}  // namespace
+
+int cmd_exact(MPI_Comm comm) {
+  ProblemOptions po;
+  HJBFT_PETSC(ReadProblemOptions(comm, &po));
+  GridOptions go;
+  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  std::string method;
+  HJBFT_PETSC(ReadExactOptions(comm, &method));
+  const std::string out = read_output_option(comm, "exact.h5");
+  if (help_requested()) return 0;
+
+  const Problem problem = build_problem(po);
+  const auto exact = make_exact_solution(problem, method);
+  if (!exact) throw InputError("-exact_method", std::string("no closed form applies: ") + exact_solution_requirements());
+  const Grid grid(comm, problem, go);
+  HJBFT_PETSC(PetscPrintf(comm, "hjbft exact: %s\n  %s\n  closed form: %s\n", problem.describe().c_str(),
+                          grid.describe().c_str(), exact->name().c_str()));
+
+  FieldWriter writer(grid, out, "exact/" + exact->name());
+  ::Vec V, U;
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
+  double vmin = INFINITY, vmax = -INFINITY;
+  try {
+    const auto& steps = grid.saved_steps();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      evaluate_on_grid(*exact, problem.control, grid, grid.time(steps[i]), V, U);
+      PetscReal lo, hi;
+      HJBFT_PETSC(VecMin(V, nullptr, &lo));
+      HJBFT_PETSC(VecMax(V, nullptr, &hi));
+      vmin = std::min(vmin, static_cast<double>(lo));
+      vmax = std::max(vmax, static_cast<double>(hi));
+      writer.write_value(static_cast<int>(i), V);
+      writer.write_control(static_cast<int>(i), U);
+    }
+    writer.set_attribute("options", all_options_string());
+    writer.set_attribute("problem", problem.describe());
+    writer.commit();
+    write_xdmf(grid, out, {"value"}, true);  // out.xmf next to out.h5, for ParaView
+  } catch (...) {
+    VecDestroy(&V);
+    VecDestroy(&U);
+    throw;
+  }
+  HJBFT_PETSC(VecDestroy(&V));
+  HJBFT_PETSC(VecDestroy(&U));
+  HJBFT_PETSC(PetscPrintf(comm, "  V* in [%g, %g]; wrote %s\n", vmin, vmax, out.c_str()));
+  return 0;
+}
+
+}  // namespace hjbft

@@ -1,0 +1,83 @@
+// hjbft solve: the ground-truth grid HJB solver (solvers/hjb_*.cpp), writing
+// V and u = gain grad V at the saved times, the per-iteration /history, and
+// the summary (errors against the closed form where one applies) as root
+// attributes.
+#include <petscdmda.h>
+
+#include "commands.hpp"
+#include "hjbft/core/errors.hpp"
+#include "hjbft/core/options.hpp"
+#include "hjbft/io/field_io.hpp"
+#include "hjbft/io/xdmf.hpp"
+#include "hjbft/solvers/hjb.hpp"
+
+namespace hjbft {
+
+int cmd_solve(MPI_Comm comm) {
+  ProblemOptions po;
+  HJBFT_PETSC(ReadProblemOptions(comm, &po));
+  GridOptions go;
+  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  HjbOptions ho;
+  HJBFT_PETSC(ReadHjbOptions(comm, &ho));
+  const std::string out = read_output_option(comm, "solve.h5");
+  if (help_requested()) {
+    // The linear solver's own options (-ksp_type, -pc_type, ...).
+    KSP ksp;
+    HJBFT_PETSC(KSPCreate(comm, &ksp));
+    HJBFT_PETSC(KSPSetFromOptions(ksp));
+    HJBFT_PETSC(KSPDestroy(&ksp));
+    return 0;
+  }
+
+  const Problem problem = build_problem(po);
+  const Grid grid(comm, problem, go);
+  if (ho.monitor)
+    HJBFT_PETSC(PetscPrintf(comm, "hjbft solve (%s): %s\n  %s\n", ho.method.c_str(), problem.describe().c_str(),
+                            grid.describe().c_str()));
+  FieldWriter writer(grid, out, "solve/" + ho.method);  // fails early on a bad -o
+  HjbGridSolver solver(problem, grid, ho);
+  solver.solve();
+
+  ::Vec U;
+  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
+  try {
+    const auto& steps = grid.saved_steps();
+    for (std::size_t i = 0; i < steps.size(); ++i) {
+      writer.write_value(static_cast<int>(i), solver.value(steps[i]));
+      solver.control(steps[i], U);
+      writer.write_control(static_cast<int>(i), U);
+    }
+  } catch (...) {
+    VecDestroy(&U);
+    throw;
+  }
+  HJBFT_PETSC(VecDestroy(&U));
+  if (ho.fp_init != "none") {
+    std::vector<::Vec> density;
+    solver.fokker_planck(&density);
+    for (std::size_t i = 0; i < density.size(); ++i) writer.write_scalar_field("density", static_cast<int>(i), density[i]);
+    for (auto& v : density) HJBFT_PETSC(VecDestroy(&v));
+  }
+  const History& h = solver.history();
+  for (const auto& name : h.order) writer.write_series("/history/" + name, h.columns.at(name));
+  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  if (solver.exact()) writer.set_attribute("exact_solution", solver.exact()->name());
+  writer.set_attribute("options", all_options_string());
+  writer.set_attribute("problem", problem.describe());
+  writer.commit();
+  std::vector<std::string> fields{"value"};
+  if (ho.fp_init != "none") fields.push_back("density");
+  write_xdmf(grid, out, fields, true);
+  if (ho.monitor) {
+    HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs", solver.summary().at("wall_time")));
+    if (solver.exact())
+      HJBFT_PETSC(PetscPrintf(comm, "; vs closed form (%s), %.1f%% mass region: sup|V-V*| %.3e, sup|u-u*| %.3e",
+                              solver.exact()->name().c_str(), 100 * ho.mass,
+                              solver.summary().at("error_value_sup"), solver.summary().at("error_control_sup")));
+    HJBFT_PETSC(PetscPrintf(comm, "\n  wrote %s\n", out.c_str()));
+  }
+  return 0;
+}
+
+}  // namespace hjbft

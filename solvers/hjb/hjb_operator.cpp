@@ -1,0 +1,159 @@
+#include "hjb_operator.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "hjbft/core/errors.hpp"
+
+namespace hjbft {
+
+namespace {
+PetscLogEvent assemble_event() {
+  static PetscLogEvent ev = -1;
+  if (ev < 0) {
+    PetscClassId cid;
+    HJBFT_PETSC(PetscClassIdRegister("hjbft", &cid));
+    HJBFT_PETSC(PetscLogEventRegister("HJBAssemble", cid, &ev));
+  }
+  return ev;
+}
+}  // namespace
+
+HjbOperator::HjbOperator(const Problem& p, const Grid& g, bool upwind_only) : p_(p), g_(g), upwind_only_(upwind_only) {
+  assemble_event();
+}
+
+bool HjbOperator::interior(const std::array<PetscInt, 3>& g) const {
+  for (int a = 0; a < g_.dim(); ++a)
+    if (g[a] == 0 || g[a] == g_.n(a) - 1) return false;
+  return true;
+}
+
+void HjbOperator::gradient(const GhostedArray& v, const std::array<PetscInt, 3>& g, double* grad) const {
+  const PetscInt c = v.index(g);
+  for (int a = 0; a < g_.dim(); ++a) {
+    const PetscInt s = v.stride(a);
+    const double h = g_.h(a);
+    if (g[a] == 0) grad[a] = (v.a[c + s] - v.a[c]) / h;
+    else if (g[a] == g_.n(a) - 1) grad[a] = (v.a[c] - v.a[c - s]) / h;
+    else grad[a] = (v.a[c + s] - v.a[c - s]) / (2 * h);
+  }
+}
+
+double HjbOperator::hessian_norm(const GhostedArray& v, const std::array<PetscInt, 3>& g) const {
+  const int d = g_.dim();
+  const PetscInt c = v.index(g);
+  Eigen::Matrix3d H = Eigen::Matrix3d::Zero();
+  for (int a = 0; a < d; ++a) {
+    const PetscInt sa = v.stride(a);
+    const double ha = g_.h(a);
+    H(a, a) = (v.a[c + sa] - 2 * v.a[c] + v.a[c - sa]) / (ha * ha);
+    for (int b = a + 1; b < d; ++b) {
+      const PetscInt sb = v.stride(b);
+      H(a, b) = H(b, a) = (v.a[c + sa + sb] - v.a[c + sa - sb] - v.a[c - sa + sb] + v.a[c - sa - sb]) /
+                          (4 * ha * g_.h(b));
+    }
+  }
+  return Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(H, Eigen::EigenvaluesOnly).eigenvalues().cwiseAbs().maxCoeff();
+}
+
+void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A, ::Vec cost) const {
+  const int d = g_.dim();
+  const ControlCoefficients cc = p_.control.coefficients(t);
+  const double gain = cc.gain(), D = 0.5 * cc.Sigma * cc.Sigma;
+  const double lin = p_.control.drift_linear(t), sfac = p_.control.drift_score_factor(t);
+  const FastGmmScore score(p_.score.at_tau(p_.T() - t).marginal(), p_.score.error());
+  const PetscScalar* va = nullptr;
+  GhostedArray v;
+  if (ctrl) {
+    HJBFT_PETSC(VecGetArrayRead(ctrl, &va));
+    v = ghosted_view(g_.da(), va);
+  }
+  PetscScalar* ca = nullptr;
+  if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
+  // Every entry of the star pattern is overwritten below: no MatZeroEntries needed.
+  HJBFT_PETSC(PetscLogEventBegin(assemble_event(), 0, 0, 0, 0));
+  const GhostedArray loc = ghosted_view(g_.da());  // for local indices
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& x) {
+    double s[3], u[3] = {0, 0, 0};
+    score(x.data(), s);
+    if (ctrl) {
+      gradient(v, gi, u);
+      for (int a = 0; a < d; ++a) u[a] *= gain;
+    }
+    if (cost) {
+      double u2 = 0;
+      for (int a = 0; a < d; ++a) u2 += u[a] * u[a];
+      ca[idx] = -cc.cost_rate(u2);
+    }
+    // Ghosted local indices (the DM's local-to-global map turns them into global ones).
+    const PetscInt row = loc.index(gi);
+    PetscInt col[7];
+    PetscScalar val[7];
+    col[0] = row;
+    double diag = 0;
+    int n = 1;
+    for (int a = 0; a < d; ++a) {
+      const double h = g_.h(a);
+      const double adv = lin * x[a] + sfac * s[a] + cc.B * u[a];
+      double lo = 0, hi = 0;  // coefficients of V at gi - e_a and gi + e_a in L
+      const bool left = gi[a] == 0, right = gi[a] == g_.n(a) - 1;
+      if (left || right) {
+        // Box edge: no normal diffusion; inward advection upwinded, outward dropped.
+        if (left && adv > 0) hi = adv / h;
+        if (right && adv < 0) lo = -adv / h;
+      } else {
+        if (upwind_only_) {
+          lo = D / (h * h) + std::max(-adv, 0.0) / h;
+          hi = D / (h * h) + std::max(adv, 0.0) / h;
+        } else {
+          // Hybrid (Spalding) coefficients: central where the cell Peclet number
+          // |adv| h / D <= 2, upwind beyond.  Non-negative (monotone) and, unlike
+          // a switch between the two, continuous in adv = b + B u, so the
+          // discrete operator depends continuously on the control and policy
+          // iteration cannot jump between stencils from one iterate to the next.
+          lo = std::max({-adv / h, D / (h * h) - adv / (2 * h), 0.0});
+          hi = std::max({adv / h, D / (h * h) + adv / (2 * h), 0.0});
+        }
+      }
+      diag -= lo + hi;
+      // Every existing neighbour is inserted, zero or not, so the nonzero
+      // pattern (the star stencil) is the same at every step.
+      if (!left) {
+        col[n] = row - loc.stride(a);
+        val[n++] = -theta * dt * lo;
+      }
+      if (!right) {
+        col[n] = row + loc.stride(a);
+        val[n++] = -theta * dt * hi;
+      }
+    }
+    val[0] = 1.0 - theta * dt * diag;
+    HJBFT_PETSC(MatSetValuesLocal(A, 1, &row, n, col, val, INSERT_VALUES));
+  });
+  HJBFT_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
+  HJBFT_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  if (ctrl) HJBFT_PETSC(VecRestoreArrayRead(ctrl, &va));
+  if (cost) HJBFT_PETSC(VecRestoreArray(cost, &ca));
+  HJBFT_PETSC(PetscLogEventEnd(assemble_event(), 0, 0, 0, 0));
+}
+
+void HjbOperator::control(double t, ::Vec Vlocal, ::Vec U) const {
+  const int d = g_.dim();
+  const double gain = p_.control.coefficients(t).gain();
+  const PetscScalar* va;
+  PetscScalar* ua;
+  HJBFT_PETSC(VecGetArrayRead(Vlocal, &va));
+  HJBFT_PETSC(VecGetArray(U, &ua));
+  const GhostedArray v = ghosted_view(g_.da(), va);
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
+    double gr[3];
+    gradient(v, gi, gr);
+    for (int a = 0; a < d; ++a) ua[idx * d + a] = gain * gr[a];
+  });
+  HJBFT_PETSC(VecRestoreArrayRead(Vlocal, &va));
+  HJBFT_PETSC(VecRestoreArray(U, &ua));
+}
+
+}  // namespace hjbft

@@ -1,0 +1,192 @@
+// The three backward sweeps of the grid HJB solver: policy evaluation (the
+// inner step of global PI), Howard's iteration on each implicit step, and the
+// linear Cole-Hopf solve.  All share HjbOperator's assembly and build_rhs.
+#include <cmath>
+#include <cstdio>
+#include <string>
+
+#include "hjb_solver_internal.hpp"
+#include "hjbft/core/errors.hpp"
+
+namespace hjbft {
+
+namespace {
+PetscInt solve_step(KSP ksp, Mat A, ::Vec rhs, ::Vec x, double t) {
+  HJBFT_PETSC(KSPSetOperators(ksp, A, A));
+  HJBFT_PETSC(KSPSolve(ksp, rhs, x));
+  KSPConvergedReason reason;
+  HJBFT_PETSC(KSPGetConvergedReason(ksp, &reason));
+  if (reason < 0)
+    throw SolverError("linear solver failed at t = " + std::to_string(t) + " (" + KSPConvergedReasons[reason] +
+                      "); try another -ksp_type / -pc_type");
+  PetscInt its;
+  HJBFT_PETSC(KSPGetIterationNumber(ksp, &its));
+  return its;
+}
+}  // namespace
+
+void HjbGridSolver::build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost) {
+  const double dt = g_.dt();
+  HJBFT_PETSC(VecCopy(Vnext, op_->rhs));
+  if (with_cost) HJBFT_PETSC(VecAXPY(op_->rhs, dt * theta, op_->cost));
+  if (theta < 1) {
+    // (1-theta) dt L^{j+1} V^{j+1} = (1-theta)/theta_prev (V^{j+1} - A_{j+1} V^{j+1})
+    HJBFT_PETSC(MatMult(op_->Aprev, Vnext, op_->work));
+    HJBFT_PETSC(VecAYPX(op_->work, -1.0, Vnext));
+    HJBFT_PETSC(VecAXPY(op_->rhs, (1 - theta) / theta_prev, op_->work));
+    if (with_cost) HJBFT_PETSC(VecAXPY(op_->rhs, dt * (1 - theta), op_->costprev));
+  }
+}
+
+void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<::Vec>& Vout, PetscInt* lin_its) {
+  const double dt = g_.dt();
+  bool have_prev = false;
+  double theta_prev = 1;
+  for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
+    const double t = g_.time(j), theta = theta_at(j);
+    if (theta < 1 && !have_prev) {  // Crank-Nicolson from the first step: operator at t_{j+1} too
+      if (Vprev) to_local((*Vprev)[j + 1], loc_);
+      op_->op.assemble(g_.time(j + 1), 1.0, dt, Vprev ? loc_ : nullptr, op_->Aprev, op_->costprev);
+    }
+    if (Vprev) to_local((*Vprev)[j], loc_);
+    op_->op.assemble(t, theta, dt, Vprev ? loc_ : nullptr, op_->A, op_->cost);
+    build_rhs(Vout[j + 1], theta, theta_prev, true);
+    HJBFT_PETSC(VecCopy(Vout[j + 1], Vout[j]));
+    *lin_its += solve_step(ksp_, op_->A, op_->rhs, Vout[j], t);
+    std::swap(op_->A, op_->Aprev);
+    std::swap(op_->cost, op_->costprev);
+    theta_prev = theta;
+    have_prev = true;
+  }
+}
+
+void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
+  const double dt = g_.dt();
+  bool have_prev = false;
+  double theta_prev = 1;
+  PetscLogDouble t0, tnow;
+  HJBFT_PETSC(PetscTime(&t0));
+  for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
+    const double t = g_.time(j), theta = theta_at(j);
+    if (theta < 1 && !have_prev) {
+      to_local(V_[j + 1], loc_);
+      op_->op.assemble(g_.time(j + 1), 1.0, dt, loc_, op_->Aprev, op_->costprev);
+    }
+    HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));  // first policy: the control of the later step
+    for (PetscInt it = 0;; ++it) {
+      to_local(V_[j], loc2_);
+      op_->op.assemble(t, theta, dt, loc2_, op_->A, op_->cost);
+      build_rhs(V_[j + 1], theta, theta_prev, true);
+      HJBFT_PETSC(VecCopy(V_[j], op_->work));
+      *lin_its += solve_step(ksp_, op_->A, op_->rhs, V_[j], t);
+      ++*howard_its;
+      HJBFT_PETSC(VecAYPX(op_->work, -1.0, V_[j]));  // V_new - V_old
+      to_local(op_->work, loc_);
+      op_->op.control(t, loc_, op_->U);
+      PetscReal du;
+      HJBFT_PETSC(VecNorm(op_->U, NORM_INFINITY, &du));
+      if (du < o_.howard_tol) break;
+      if (!std::isfinite(du) || it + 1 >= o_.howard_max_it)
+        throw SolverError("Howard iteration did not converge at t = " + std::to_string(t) + " (control change " +
+                          std::to_string(du) + " after " + std::to_string(it + 1) + " iterations; -howard_max_it)");
+    }
+    std::swap(op_->A, op_->Aprev);
+    std::swap(op_->cost, op_->costprev);
+    theta_prev = theta;
+    have_prev = true;
+    if (o_.monitor && j % std::max<PetscInt>(1, g_.nt() / 4) == 0 && j > 0) {
+      HJBFT_PETSC(PetscTime(&tnow));
+      HJBFT_PETSC(PetscPrintf(g_.comm(), "  howard: t = %.3f, %" PetscInt_FMT " Howard its so far, %.2fs\n", t,
+                              *howard_its, tnow - t0));
+    }
+  }
+}
+
+// phi = exp((V - shift_j)/beta) with max phi = 1 after every step, so phi never
+// overflows.  But the discretization and linear-solver errors of phi are
+// absolute (relative to max phi = 1), so where phi << 1 the error of
+// V = beta log phi is beta times that error divided by phi: V is trustworthy only
+// where phi >= -colehopf_trust.  Points below it (or non-positive: Crank-Nicolson
+// is not positivity preserving) are counted; inside the region holding the
+// reference mass they are an error (beta too small for Cole-Hopf on this grid).
+void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
+  const double dt = g_.dt(), beta = p_.control.beta()(0);
+  constexpr double floor = 1e-300;  // keeps log finite where phi underflowed
+  const double trust = o_.colehopf_trust;
+  ::Vec next, cur;
+  HJBFT_PETSC(VecDuplicate(op_->work, &next));
+  HJBFT_PETSC(VecDuplicate(op_->work, &cur));
+  PetscReal rmax;
+  HJBFT_PETSC(VecMax(V_[g_.nt()], nullptr, &rmax));
+  double shift = rmax;
+  {
+    const PetscScalar* r;
+    PetscScalar* ph;
+    HJBFT_PETSC(VecGetArrayRead(V_[g_.nt()], &r));
+    HJBFT_PETSC(VecGetArray(next, &ph));
+    for (PetscInt i = 0; i < g_.n_local(); ++i) ph[i] = std::exp((r[i] - shift) / beta);
+    HJBFT_PETSC(VecRestoreArrayRead(V_[g_.nt()], &r));
+    HJBFT_PETSC(VecRestoreArray(next, &ph));
+  }
+  bool have_prev = false;
+  double theta_prev = 1, untrusted = 0, untrusted_region = 0, min_log10_region = 0;
+  for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
+    const double t = g_.time(j), theta = theta_at(j);
+    if (theta < 1 && !have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, nullptr, op_->Aprev, nullptr);
+    op_->op.assemble(t, theta, dt, nullptr, op_->A, nullptr);
+    build_rhs(next, theta, theta_prev, false);
+    HJBFT_PETSC(VecCopy(next, cur));
+    *lin_its += solve_step(ksp_, op_->A, op_->rhs, cur, t);
+    PetscReal mx;
+    HJBFT_PETSC(VecMax(cur, nullptr, &mx));
+    if (!(mx > 0) || !std::isfinite(mx))
+      throw SolverError("Cole-Hopf: phi lost positivity at t = " + std::to_string(t) + "; use -hjb_method pi");
+    HJBFT_PETSC(VecScale(cur, 1.0 / mx));
+    shift += beta * std::log(mx);
+    const int s = g_.saved_index(j);
+    const PetscScalar *ph, *ma = nullptr;
+    PetscScalar* v;
+    HJBFT_PETSC(VecGetArrayRead(cur, &ph));
+    HJBFT_PETSC(VecGetArray(V_[j], &v));
+    if (s >= 0) HJBFT_PETSC(VecGetArrayRead(mask_[s], &ma));
+    for (PetscInt i = 0; i < g_.n_local(); ++i) {
+      const bool bad = !(ph[i] >= trust);
+      v[i] = beta * std::log(ph[i] > floor ? ph[i] : floor) + shift;
+      if (bad) untrusted += 1;
+      if (ma && ma[i] != 0) {
+        if (bad) untrusted_region += 1;
+        min_log10_region = std::min(min_log10_region, ph[i] > floor ? std::log10(ph[i]) : -300.0);
+      }
+    }
+    HJBFT_PETSC(VecRestoreArrayRead(cur, &ph));
+    HJBFT_PETSC(VecRestoreArray(V_[j], &v));
+    if (ma) HJBFT_PETSC(VecRestoreArrayRead(mask_[s], &ma));
+    std::swap(next, cur);
+    std::swap(op_->A, op_->Aprev);
+    theta_prev = theta;
+    have_prev = true;
+  }
+  HJBFT_PETSC(VecDestroy(&next));
+  HJBFT_PETSC(VecDestroy(&cur));
+  double sums[2] = {untrusted, untrusted_region};
+  MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, g_.comm());
+  MPI_Allreduce(MPI_IN_PLACE, &min_log10_region, 1, MPI_DOUBLE, MPI_MIN, g_.comm());
+  summary_["colehopf_untrusted_points"] = sums[0];
+  summary_["colehopf_min_log10_phi_region"] = min_log10_region;
+  if (o_.monitor)
+    HJBFT_PETSC(PetscPrintf(g_.comm(),
+                            "  colehopf: min log10 phi on the mass region %.1f; %.0f space-time points below "
+                            "-colehopf_trust %.0e\n",
+                            min_log10_region, sums[0], trust));
+  if (sums[1] > 0) {
+    char msg[512];
+    std::snprintf(msg, sizeof msg,
+                  "Cole-Hopf lost precision: phi = exp(V/beta) fell below -colehopf_trust %g of its maximum (lowest "
+                  "1e%.1f) at %.0f space-time points inside the region holding the reference mass, where "
+                  "V = beta log phi is no longer accurate (beta too small); use -hjb_method pi or howard",
+                  trust, min_log10_region, sums[1]);
+    throw SolverError(msg);
+  }
+}
+
+}  // namespace hjbft
