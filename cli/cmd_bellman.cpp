@@ -10,22 +10,19 @@
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/options.hpp"
 #include "hjbft/io/field_io.hpp"
-#include "hjbft/io/xdmf.hpp"
 #include "hjbft/solvers/bellman.hpp"
 
 namespace hjbft {
 
 int cmd_bellman(MPI_Comm comm) {
-  ProblemOptions po;
-  HJBFT_PETSC(ReadProblemOptions(comm, &po));
-  GridOptions go;
-  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  ProblemAndGridOptions pg = read_problem_and_grid_options(comm);
+  GridOptions& go = pg.grid;
   BellmanOptions bo;
   HJBFT_PETSC(ReadBellmanOptions(comm, &bo));
   const std::string out = read_output_option(comm, "bellman.h5");
   if (help_requested()) return 0;
 
-  const Problem problem = build_problem(po);
+  const Problem problem = build_problem(pg.problem);
   validate_bellman_options(problem, bo);
   // The time grid is the chain's: grid step j = chain step t, time j T / K.
   PetscBool nt_set = PETSC_FALSE;
@@ -44,31 +41,15 @@ int cmd_bellman(MPI_Comm comm) {
   BellmanGridSolver solver(problem, grid, bo);
   solver.solve();
 
-  ::Vec V, U;
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
-  try {
-    for (std::size_t i = 0; i < grid.saved_steps().size(); ++i) {
-      solver.to_vec(solver.value(static_cast<int>(i)), 1, V);
-      solver.to_vec(solver.control(static_cast<int>(i)), grid.dim(), U);
-      writer.write_value(static_cast<int>(i), V);
-      writer.write_control(static_cast<int>(i), U);
-    }
-  } catch (...) {
-    VecDestroy(&V);
-    VecDestroy(&U);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&V));
-  HJBFT_PETSC(VecDestroy(&U));
-  const History& h = solver.history();
-  for (const auto& name : h.order) writer.write_series("/history/" + name, h.columns.at(name));
-  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  write_saved_fields(writer, grid, [&](int s, ::Vec V, ::Vec U) {
+    solver.to_vec(solver.value(s), 1, V);
+    solver.to_vec(solver.control(s), grid.dim(), U);
+    return V;
+  });
+  write_history(writer, solver.history());
+  write_summary(writer, solver.summary());
   if (solver.continuous()) writer.set_attribute("exact_solution", solver.continuous()->name());
-  writer.set_attribute("options", all_options_string());
-  writer.set_attribute("problem", problem.describe());
-  writer.commit();
-  write_xdmf(grid, out, {"value"}, true);
+  commit_result(writer, grid, problem);
   if (bo.monitor) {
     const auto& s = solver.summary();
     HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs: J* = %.10g", s.at("wall_time"), s.at("objective")));

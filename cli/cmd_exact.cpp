@@ -9,7 +9,6 @@
 #include "hjbft/exact/exact_solution.hpp"
 #include "hjbft/grid/grid_fields.hpp"
 #include "hjbft/io/field_io.hpp"
-#include "hjbft/io/xdmf.hpp"
 
 namespace hjbft {
 
@@ -44,50 +43,31 @@ PetscErrorCode ReadExactOptions(MPI_Comm comm, std::string* method) {
 }  // namespace
 
 int cmd_exact(MPI_Comm comm) {
-  ProblemOptions po;
-  HJBFT_PETSC(ReadProblemOptions(comm, &po));
-  GridOptions go;
-  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  const ProblemAndGridOptions pg = read_problem_and_grid_options(comm);
   std::string method;
   HJBFT_PETSC(ReadExactOptions(comm, &method));
   const std::string out = read_output_option(comm, "exact.h5");
   if (help_requested()) return 0;
 
-  const Problem problem = build_problem(po);
+  const Problem problem = build_problem(pg.problem);
   const auto exact = make_exact_solution(problem, method);
   if (!exact) throw InputError("-exact_method", std::string("no closed form applies: ") + exact_solution_requirements());
-  const Grid grid(comm, problem, go);
+  const Grid grid(comm, problem, pg.grid);
   HJBFT_PETSC(PetscPrintf(comm, "hjbft exact: %s\n  %s\n  closed form: %s\n", problem.describe().c_str(),
                           grid.describe().c_str(), exact->name().c_str()));
 
   FieldWriter writer(grid, out, "exact/" + exact->name());
-  ::Vec V, U;
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
   double vmin = INFINITY, vmax = -INFINITY;
-  try {
-    const auto& steps = grid.saved_steps();
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      evaluate_on_grid(*exact, problem.control, grid, grid.time(steps[i]), V, U);
-      PetscReal lo, hi;
-      HJBFT_PETSC(VecMin(V, nullptr, &lo));
-      HJBFT_PETSC(VecMax(V, nullptr, &hi));
-      vmin = std::min(vmin, static_cast<double>(lo));
-      vmax = std::max(vmax, static_cast<double>(hi));
-      writer.write_value(static_cast<int>(i), V);
-      writer.write_control(static_cast<int>(i), U);
-    }
-    writer.set_attribute("options", all_options_string());
-    writer.set_attribute("problem", problem.describe());
-    writer.commit();
-    write_xdmf(grid, out, {"value"}, true);  // out.xmf next to out.h5, for ParaView
-  } catch (...) {
-    VecDestroy(&V);
-    VecDestroy(&U);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&V));
-  HJBFT_PETSC(VecDestroy(&U));
+  write_saved_fields(writer, grid, [&](int s, ::Vec V, ::Vec U) {
+    evaluate_on_grid(*exact, problem.control, grid, grid.time(grid.saved_steps()[s]), V, U);
+    PetscReal lo, hi;
+    HJBFT_PETSC(VecMin(V, nullptr, &lo));
+    HJBFT_PETSC(VecMax(V, nullptr, &hi));
+    vmin = std::min(vmin, static_cast<double>(lo));
+    vmax = std::max(vmax, static_cast<double>(hi));
+    return V;
+  });
+  commit_result(writer, grid, problem);
   HJBFT_PETSC(PetscPrintf(comm, "  V* in [%g, %g]; wrote %s\n", vmin, vmax, out.c_str()));
   return 0;
 }

@@ -8,7 +8,6 @@
 #include "hjbft/core/options.hpp"
 #include "hjbft/io/field_io.hpp"
 #include "hjbft/io/network_io.hpp"
-#include "hjbft/io/xdmf.hpp"
 #include "hjbft/solvers/neural.hpp"
 #include "hjbft/solvers/sample.hpp"
 
@@ -42,41 +41,23 @@ std::unique_ptr<ControlSource> make_neural_reference(const Problem& p, const std
 void write_neural_result(FieldWriter& writer, const Problem& problem, const Grid& grid,
                          const NeuralPiftSolver& solver, const ControlSource* reference,
                          const std::map<std::string, std::string>& attributes) {
-  ::Vec V, U;
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da(), &V));
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
-  try {
-    for (std::size_t i = 0; i < grid.saved_steps().size(); ++i) {
-      solver.fields_on_grid(static_cast<int>(i), V, U);
-      writer.write_value(static_cast<int>(i), V);
-      writer.write_control(static_cast<int>(i), U);
-    }
-  } catch (...) {
-    VecDestroy(&V);
-    VecDestroy(&U);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&V));
-  HJBFT_PETSC(VecDestroy(&U));
-  for (const auto& [name, col] : solver.history().columns) writer.write_series("/history/" + name, col);
+  write_saved_fields(writer, grid, [&](int s, ::Vec V, ::Vec U) {
+    solver.fields_on_grid(s, V, U);
+    return V;
+  });
+  write_history(writer, solver.history());
   save_network(writer.handle(), "/networks/value", solver.fields().value_net());
   save_network(writer.handle(), "/networks/control", solver.fields().control_net());
-  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  write_summary(writer, solver.summary());
   writer.set_attribute("reference", reference ? reference->name() : std::string("none"));
   for (const auto& [name, v] : attributes) writer.set_attribute(name, v);
   if (!solver.stop_reason().empty()) writer.set_attribute("stop_reason", solver.stop_reason());
-  writer.set_attribute("options", all_options_string());
-  writer.set_attribute("problem", problem.describe());
-  writer.commit();
-  write_xdmf(grid, writer.path(), {"value"}, true);
+  commit_result(writer, grid, problem);
 }
 
 
 int cmd_neural(MPI_Comm comm) {
-  ProblemOptions po;
-  HJBFT_PETSC(ReadProblemOptions(comm, &po));
-  GridOptions go;
-  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  ProblemAndGridOptions pg = read_problem_and_grid_options(comm);
   NeuralOptions no;
   no.adam.lr = 3e-3;
   no.adam.schedule = "cosine";
@@ -87,10 +68,10 @@ int cmd_neural(MPI_Comm comm) {
   int size;
   MPI_Comm_size(comm, &size);
   validate(no, size);
-  const Problem problem = build_problem(po);
+  const Problem problem = build_problem(pg.problem);
   // The discrete chain lives at t = j T/K: the output grid saves at those times.
-  if (no.mode == "discrete") go.nt = no.nsteps;
-  const Grid grid(comm, problem, go);
+  if (no.mode == "discrete") pg.grid.nt = no.nsteps;
+  const Grid grid(comm, problem, pg.grid);
   const std::unique_ptr<ControlSource> reference =
       make_neural_reference(problem, no.reference, "-neural_reference", no.mode == "continuous");
   HJBFT_PETSC(PetscPrintf(comm, "hjbft neural: %s\n  %s\n  reference: %s\n", problem.describe().c_str(),

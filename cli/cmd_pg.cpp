@@ -8,16 +8,12 @@
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/options.hpp"
 #include "hjbft/io/field_io.hpp"
-#include "hjbft/io/xdmf.hpp"
 #include "hjbft/solvers/pg.hpp"
 
 namespace hjbft {
 
 int cmd_pg(MPI_Comm comm) {
-  ProblemOptions po;
-  HJBFT_PETSC(ReadProblemOptions(comm, &po));
-  GridOptions go;
-  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  const ProblemAndGridOptions common = read_problem_and_grid_options(comm);
   NeuralOptions no;  // the value network and its fit
   no.adam.lr = 3e-3;
   no.adam.schedule = "cosine";
@@ -33,10 +29,10 @@ int cmd_pg(MPI_Comm comm) {
 
   int size;
   MPI_Comm_size(comm, &size);
-  const Problem problem = build_problem(po);
+  const Problem problem = build_problem(common.problem);
   validate(&pg, no, problem, size);  // -pg_* names first
   validate(no, size);
-  const Grid grid(comm, problem, go);
+  const Grid grid(comm, problem, common.grid);
   const std::unique_ptr<ControlSource> reference =
       make_neural_reference(problem, pg.reference, "-pg_reference", true);
   HJBFT_PETSC(PetscPrintf(comm, "hjbft pg (%s estimator, %s update): %s\n  %s\n  reference: %s\n",

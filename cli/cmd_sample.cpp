@@ -20,8 +20,6 @@
 
 namespace hjbft {
 
-int cmd_sample(MPI_Comm comm);
-
 namespace {
 
 struct SampleOptions {

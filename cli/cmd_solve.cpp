@@ -1,4 +1,4 @@
-// hjbft solve: the ground-truth grid HJB solver (solvers/hjb_*.cpp), writing
+// hjbft solve: the ground-truth grid HJB solver (solvers/hjb/), writing
 // V and u = gain grad V at the saved times, the per-iteration /history, and
 // the summary (errors against the closed form where one applies) as root
 // attributes.
@@ -8,16 +8,12 @@
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/options.hpp"
 #include "hjbft/io/field_io.hpp"
-#include "hjbft/io/xdmf.hpp"
 #include "hjbft/solvers/hjb.hpp"
 
 namespace hjbft {
 
 int cmd_solve(MPI_Comm comm) {
-  ProblemOptions po;
-  HJBFT_PETSC(ReadProblemOptions(comm, &po));
-  GridOptions go;
-  HJBFT_PETSC(ReadGridOptions(comm, static_cast<int>(po.dim), &go));
+  const ProblemAndGridOptions pg = read_problem_and_grid_options(comm);
   HjbOptions ho;
   HJBFT_PETSC(ReadHjbOptions(comm, &ho));
   const std::string out = read_output_option(comm, "solve.h5");
@@ -30,8 +26,8 @@ int cmd_solve(MPI_Comm comm) {
     return 0;
   }
 
-  const Problem problem = build_problem(po);
-  const Grid grid(comm, problem, go);
+  const Problem problem = build_problem(pg.problem);
+  const Grid grid(comm, problem, pg.grid);
   if (ho.monitor)
     HJBFT_PETSC(PetscPrintf(comm, "hjbft solve (%s): %s\n  %s\n", ho.method.c_str(), problem.describe().c_str(),
                             grid.describe().c_str()));
@@ -39,36 +35,23 @@ int cmd_solve(MPI_Comm comm) {
   HjbGridSolver solver(problem, grid, ho);
   solver.solve();
 
-  ::Vec U;
-  HJBFT_PETSC(DMCreateGlobalVector(grid.da_vector(), &U));
-  try {
-    const auto& steps = grid.saved_steps();
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      writer.write_value(static_cast<int>(i), solver.value(steps[i]));
-      solver.control(steps[i], U);
-      writer.write_control(static_cast<int>(i), U);
-    }
-  } catch (...) {
-    VecDestroy(&U);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&U));
+  write_saved_fields(writer, grid, [&](int s, ::Vec, ::Vec U) {
+    const PetscInt j = grid.saved_steps()[s];
+    solver.control(j, U);
+    return solver.value(j);
+  });
   if (ho.fp_init != "none") {
     std::vector<::Vec> density;
     solver.fokker_planck(&density);
     for (std::size_t i = 0; i < density.size(); ++i) writer.write_scalar_field("density", static_cast<int>(i), density[i]);
     for (auto& v : density) HJBFT_PETSC(VecDestroy(&v));
   }
-  const History& h = solver.history();
-  for (const auto& name : h.order) writer.write_series("/history/" + name, h.columns.at(name));
-  for (const auto& [name, v] : solver.summary()) writer.set_attribute(name, v);
+  write_history(writer, solver.history());
+  write_summary(writer, solver.summary());
   if (solver.exact()) writer.set_attribute("exact_solution", solver.exact()->name());
-  writer.set_attribute("options", all_options_string());
-  writer.set_attribute("problem", problem.describe());
-  writer.commit();
   std::vector<std::string> fields{"value"};
   if (ho.fp_init != "none") fields.push_back("density");
-  write_xdmf(grid, out, fields, true);
+  commit_result(writer, grid, problem, fields);
   if (ho.monitor) {
     HJBFT_PETSC(PetscPrintf(comm, "  done in %.2fs", solver.summary().at("wall_time")));
     if (solver.exact())

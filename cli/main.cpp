@@ -37,8 +37,6 @@ static const char help[] =
     "meant for other programs on purpose.\n";
 
 namespace hjbft {
-int cmd_sample(MPI_Comm comm);  // src/cmd_sample.cpp
-int cmd_neural(MPI_Comm comm);  // src/cmd_neural.cpp
 }
 
 namespace {

@@ -6,7 +6,8 @@
 namespace hjbft {
 
 void History::add(const std::string& name, double v) {
-  if (!columns.count(name)) order.push_back(name);
+  // By name, not by the column's existence: a reader's columns[name] may have created it empty.
+  if (std::find(order.begin(), order.end(), name) == order.end()) order.push_back(name);
   columns[name].push_back(v);
 }
 
