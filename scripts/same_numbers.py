@@ -67,6 +67,8 @@ CASES = [
     ("sample_ode_rk4", 1, ["sample", "-eta", "0", "-sampler", "rk4", "-init", "exact", "-n", "200", "-nsteps", "30"]),
     ("sample_em_grid", 1, ["sample", "-sampler", "em", "-control", "grid:{dir}/solve_pi_1d.h5", "-init", "tilted",
                            "-n", "300", "-nsteps", "40"]),
+    ("sample_resampled_n2", 2, ["sample", "-control", "grid:{dir}/solve_pi_1d.h5", "-init", "tilted",
+                                "-score_error_amp", "0.1", "-n", "500", "-nsteps", "40"]),
     ("sample_2d_none", 1, ["sample", "-n", "300", "-nsteps", "30"] + G2[:2] + G2[8:]),
     ("neural_1d", 1, ["neural"] + NEURAL),
     ("neural_1d_n2", 2, ["neural"] + NEURAL),

@@ -13,30 +13,52 @@
 
 #include "hjb_solver_internal.hpp"
 #include "hjbft/core/errors.hpp"
+#include "hjbft/core/petsc_vec.hpp"
 
 namespace hjbft {
 
+// The initial law -fp_init on the grid, normalized to mass one (log space, then exp).
+void HjbGridSolver::fp_initial_law(::Vec mu) const {
+  const int d = g_.dim();
+  const double tau = p_.T();
+  const Gmm pT = o_.fp_init == "gaussian" ? Gmm({{1.0, Vector::Zero(d), p_.sde.v(tau) * Matrix::Identity(d, d)}})
+                                          : p_.score.at_tau(tau).marginal();
+  const PetscScalar* v0;
+  HJBFT_PETSC(VecGetArrayRead(V_[0], &v0));
+  grid_law(g_, FastGmmScore(pT, ScoreError{}), o_.fp_init == "tilted" ? v0 : nullptr, p_.control.beta()(0), mu);
+  HJBFT_PETSC(VecRestoreArrayRead(V_[0], &v0));
+}
+
+// The terminal law mu against the tilted law p_data e^{r/beta} / Z on the grid
+// (its target in the KL case with constant beta); w is a work vector.
+void HjbGridSolver::fp_compare_with_tilted(::Vec mu, ::Vec w) {
+  PetscReal mass;
+  HJBFT_PETSC(VecSum(mu, &mass));
+  summary_["fp_terminal_mass"] = mass;
+  if (p_.control.cole_hopf_applies()) {
+    const PetscScalar* r;  // the terminal value is the reward
+    HJBFT_PETSC(VecGetArrayRead(V_[g_.nt()], &r));
+    grid_law(g_, FastGmmScore(p_.data(), ScoreError{}), r, p_.control.beta()(0), w);  // p_data e^{r/beta} / Z
+    HJBFT_PETSC(VecRestoreArrayRead(V_[g_.nt()], &r));
+    PetscReal l1;
+    HJBFT_PETSC(VecAXPY(w, -1.0, mu));
+    HJBFT_PETSC(VecNorm(w, NORM_1, &l1));
+    summary_["fp_l1_to_tilted"] = l1;
+    if (o_.monitor)
+      HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g, L1 distance to the tilted law %.3e\n",
+                              o_.fp_init.c_str(), mass, l1));
+  } else if (o_.monitor) {
+    // eta = 0 or beta(t): the tilted law is not the fine-tuned target, so no distance to it.
+    HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g\n", o_.fp_init.c_str(), mass));
+  }
+}
+
 void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
   const double dt = g_.dt();
-  const int d = g_.dim();
   double cell = 1;
-  for (int a = 0; a < d; ++a) cell *= g_.h(a);
-  ::Vec mu, w;
-  HJBFT_PETSC(VecDuplicate(op_->work, &mu));
-  HJBFT_PETSC(VecDuplicate(op_->work, &w));
-
-  // Initial law on the grid, normalized to mass one (log space, then exp).
-  const double beta0 = p_.control.beta()(0);
-  {
-    const double tau = p_.T();
-    const Gmm pT = o_.fp_init == "gaussian"
-                       ? Gmm({{1.0, Vector::Zero(d), p_.sde.v(tau) * Matrix::Identity(d, d)}})
-                       : p_.score.at_tau(tau).marginal();
-    const PetscScalar* v0;
-    HJBFT_PETSC(VecGetArrayRead(V_[0], &v0));
-    grid_law(g_, FastGmmScore(pT, ScoreError{}), o_.fp_init == "tilted" ? v0 : nullptr, beta0, mu);
-    HJBFT_PETSC(VecRestoreArrayRead(V_[0], &v0));
-  }
+  for (int a = 0; a < g_.dim(); ++a) cell *= g_.h(a);
+  const OwnedVec mu = OwnedVec::like(op_->work), w = OwnedVec::like(op_->work);
+  fp_initial_law(mu);
   auto save = [&](PetscInt j) {
     const int s = g_.saved_index(j);
     if (s < 0) return;
@@ -72,29 +94,7 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
     std::swap(op_->A, op_->Aprev);
     save(j + 1);
   }
-
-  // Terminal law against the tilted law p_data e^{r/beta} / Z on the grid.
-  PetscReal mass;
-  HJBFT_PETSC(VecSum(mu, &mass));
-  summary_["fp_terminal_mass"] = mass;
-  if (p_.control.cole_hopf_applies()) {
-    const PetscScalar* r;  // the terminal value is the reward
-    HJBFT_PETSC(VecGetArrayRead(V_[g_.nt()], &r));
-    grid_law(g_, FastGmmScore(p_.data(), ScoreError{}), r, beta0, w);  // p_data e^{r/beta} / Z
-    HJBFT_PETSC(VecRestoreArrayRead(V_[g_.nt()], &r));
-    PetscReal l1;
-    HJBFT_PETSC(VecAXPY(w, -1.0, mu));
-    HJBFT_PETSC(VecNorm(w, NORM_1, &l1));
-    summary_["fp_l1_to_tilted"] = l1;
-    if (o_.monitor)
-      HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g, L1 distance to the tilted law %.3e\n",
-                              o_.fp_init.c_str(), mass, l1));
-  } else if (o_.monitor) {
-    // eta = 0 or beta(t): the tilted law is not the fine-tuned target, so no distance to it.
-    HJBFT_PETSC(PetscPrintf(g_.comm(), "  fokker-planck (init %s): terminal mass %.15g\n", o_.fp_init.c_str(), mass));
-  }
-  HJBFT_PETSC(VecDestroy(&mu));
-  HJBFT_PETSC(VecDestroy(&w));
+  fp_compare_with_tilted(mu, w);
 }
 
 }  // namespace hjbft

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numbers>
+#include <utility>
 
 #include "hjbft/core/errors.hpp"
 
@@ -58,6 +59,34 @@ double HjbOperator::hessian_norm(const GhostedArray& v, const std::array<PetscIn
   return Eigen::SelfAdjointEigenSolver<Eigen::Matrix3d>(H, Eigen::EigenvaluesOnly).eigenvalues().cwiseAbs().maxCoeff();
 }
 
+namespace {
+
+// Coefficients (lo, hi) of V at gi - e_a and gi + e_a in L along one axis, for
+// the advection adv = (b + B u)_a, diffusion D = Sigma^2/2 and spacing h.
+std::pair<double, double> axis_coefficients(double adv, double D, double h, bool left, bool right,
+                                            bool upwind_only) {
+  double lo = 0, hi = 0;
+  if (left || right) {
+    // Box edge: no normal diffusion; inward advection upwinded, outward dropped.
+    if (left && adv > 0) hi = adv / h;
+    if (right && adv < 0) lo = -adv / h;
+  } else if (upwind_only) {
+    lo = D / (h * h) + std::max(-adv, 0.0) / h;
+    hi = D / (h * h) + std::max(adv, 0.0) / h;
+  } else {
+    // Hybrid (Spalding) coefficients: central where the cell Peclet number
+    // |adv| h / D <= 2, upwind beyond.  Non-negative (monotone) and, unlike
+    // a switch between the two, continuous in adv = b + B u, so the
+    // discrete operator depends continuously on the control and policy
+    // iteration cannot jump between stencils from one iterate to the next.
+    lo = std::max({-adv / h, D / (h * h) - adv / (2 * h), 0.0});
+    hi = std::max({adv / h, D / (h * h) + adv / (2 * h), 0.0});
+  }
+  return {lo, hi};
+}
+
+}  // namespace
+
 void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A, ::Vec cost) const {
   const int d = g_.dim();
   const ControlCoefficients cc = p_.control.coefficients(t);
@@ -96,27 +125,8 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
     int n = 1;
     for (int a = 0; a < d; ++a) {
       const double h = g_.h(a);
-      const double adv = lin * x[a] + sfac * s[a] + cc.B * u[a];
-      double lo = 0, hi = 0;  // coefficients of V at gi - e_a and gi + e_a in L
       const bool left = gi[a] == 0, right = gi[a] == g_.n(a) - 1;
-      if (left || right) {
-        // Box edge: no normal diffusion; inward advection upwinded, outward dropped.
-        if (left && adv > 0) hi = adv / h;
-        if (right && adv < 0) lo = -adv / h;
-      } else {
-        if (upwind_only_) {
-          lo = D / (h * h) + std::max(-adv, 0.0) / h;
-          hi = D / (h * h) + std::max(adv, 0.0) / h;
-        } else {
-          // Hybrid (Spalding) coefficients: central where the cell Peclet number
-          // |adv| h / D <= 2, upwind beyond.  Non-negative (monotone) and, unlike
-          // a switch between the two, continuous in adv = b + B u, so the
-          // discrete operator depends continuously on the control and policy
-          // iteration cannot jump between stencils from one iterate to the next.
-          lo = std::max({-adv / h, D / (h * h) - adv / (2 * h), 0.0});
-          hi = std::max({adv / h, D / (h * h) + adv / (2 * h), 0.0});
-        }
-      }
+      const auto [lo, hi] = axis_coefficients(lin * x[a] + sfac * s[a] + cc.B * u[a], D, h, left, right, upwind_only_);
       diag -= lo + hi;
       // Every existing neighbour is inserted, zero or not, so the nonzero
       // pattern (the star stencil) is the same at every step.

@@ -7,6 +7,7 @@
 
 #include "hjb_solver_internal.hpp"
 #include "hjbft/core/errors.hpp"
+#include "hjbft/core/petsc_vec.hpp"
 
 namespace hjbft {
 
@@ -102,6 +103,30 @@ void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
   }
 }
 
+namespace {
+
+constexpr double kPhiFloor = 1e-300;  // keeps log finite where phi underflowed
+
+// V = beta log phi + shift at the owned points, counting the points where phi is
+// below the trust level (all of them, and those in the mass region `mask`, which
+// may be null) and the smallest log10 phi on the region.
+struct PhiToValue {
+  double trust, untrusted = 0, untrusted_region = 0, min_log10_region = 0;
+  void apply(const PetscScalar* ph, const PetscScalar* mask, PetscInt n, double beta, double shift, PetscScalar* v) {
+    for (PetscInt i = 0; i < n; ++i) {
+      const bool bad = !(ph[i] >= trust);
+      v[i] = beta * std::log(ph[i] > kPhiFloor ? ph[i] : kPhiFloor) + shift;
+      if (bad) untrusted += 1;
+      if (mask && mask[i] != 0) {
+        if (bad) untrusted_region += 1;
+        min_log10_region = std::min(min_log10_region, ph[i] > kPhiFloor ? std::log10(ph[i]) : -300.0);
+      }
+    }
+  }
+};
+
+}  // namespace
+
 // phi = exp((V - shift_j)/beta) with max phi = 1 after every step, so phi never
 // overflows.  But the discretization and linear-solver errors of phi are
 // absolute (relative to max phi = 1), so where phi << 1 the error of
@@ -111,11 +136,7 @@ void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
 // reference mass they are an error (beta too small for Cole-Hopf on this grid).
 void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
   const double dt = g_.dt(), beta = p_.control.beta()(0);
-  constexpr double floor = 1e-300;  // keeps log finite where phi underflowed
-  const double trust = o_.colehopf_trust;
-  ::Vec next, cur;
-  HJBFT_PETSC(VecDuplicate(op_->work, &next));
-  HJBFT_PETSC(VecDuplicate(op_->work, &cur));
+  OwnedVec next = OwnedVec::like(op_->work), cur = OwnedVec::like(op_->work);
   PetscReal rmax;
   HJBFT_PETSC(VecMax(V_[g_.nt()], nullptr, &rmax));
   double shift = rmax;
@@ -129,7 +150,8 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
     HJBFT_PETSC(VecRestoreArray(next, &ph));
   }
   bool have_prev = false;
-  double theta_prev = 1, untrusted = 0, untrusted_region = 0, min_log10_region = 0;
+  double theta_prev = 1;
+  PhiToValue to_value{o_.colehopf_trust};
   for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, nullptr, op_->Aprev, nullptr);
@@ -149,15 +171,7 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
     HJBFT_PETSC(VecGetArrayRead(cur, &ph));
     HJBFT_PETSC(VecGetArray(V_[j], &v));
     if (s >= 0) HJBFT_PETSC(VecGetArrayRead(mask_[s], &ma));
-    for (PetscInt i = 0; i < g_.n_local(); ++i) {
-      const bool bad = !(ph[i] >= trust);
-      v[i] = beta * std::log(ph[i] > floor ? ph[i] : floor) + shift;
-      if (bad) untrusted += 1;
-      if (ma && ma[i] != 0) {
-        if (bad) untrusted_region += 1;
-        min_log10_region = std::min(min_log10_region, ph[i] > floor ? std::log10(ph[i]) : -300.0);
-      }
-    }
+    to_value.apply(ph, ma, g_.n_local(), beta, shift, v);
     HJBFT_PETSC(VecRestoreArrayRead(cur, &ph));
     HJBFT_PETSC(VecRestoreArray(V_[j], &v));
     if (ma) HJBFT_PETSC(VecRestoreArrayRead(mask_[s], &ma));
@@ -166,8 +180,13 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
     theta_prev = theta;
     have_prev = true;
   }
-  HJBFT_PETSC(VecDestroy(&next));
-  HJBFT_PETSC(VecDestroy(&cur));
+  cole_hopf_check_trust(to_value.untrusted, to_value.untrusted_region, to_value.min_log10_region);
+}
+
+// Reduces the Cole-Hopf trust counts over the ranks, records and reports them,
+// and fails when phi fell below the trust level inside the mass region.
+void HjbGridSolver::cole_hopf_check_trust(double untrusted, double untrusted_region, double min_log10_region) {
+  const double trust = o_.colehopf_trust;
   double sums[2] = {untrusted, untrusted_region};
   MPI_Allreduce(MPI_IN_PLACE, sums, 2, MPI_DOUBLE, MPI_SUM, g_.comm());
   MPI_Allreduce(MPI_IN_PLACE, &min_log10_region, 1, MPI_DOUBLE, MPI_MIN, g_.comm());

@@ -33,6 +33,79 @@ std::string to_string(InitLaw l) {
   return "?";
 }
 
+namespace {
+
+// log e^{V(0,y)/beta} of every pool point; each rank evaluates its share of the
+// pool (V may be costly: a grid interpolation), then every rank gets all of them.
+std::vector<double> pool_log_weights(MPI_Comm comm, const Matrix& pool, const ControlSource& value, double beta,
+                                     long* outside) {
+  const long M = pool.rows();
+  int rank = 0, size = 1;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  std::vector<int> counts(size), displs(size);
+  for (int r = 0; r < size; ++r) {
+    const long lo = M * r / size, hi = M * (r + 1) / size;
+    counts[r] = static_cast<int>(hi - lo);
+    displs[r] = static_cast<int>(lo);
+  }
+  std::vector<double> logw(M);
+  const long lo = displs[rank], cnt = counts[rank];
+  long outside_local = 0;
+  for (long b = 0; b < cnt; b += 4096) {
+    const long nb = std::min<long>(4096, cnt - b);
+    const Matrix Yc = pool.middleRows(lo + b, nb).transpose();
+    Vector V;
+    std::vector<char> out(nb, 0);
+    value.value(0.0, Yc, V, out);
+    for (long j = 0; j < nb; ++j) {
+      logw[lo + b + j] = V[j] / beta;
+      outside_local += out[j];
+    }
+  }
+  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, logw.data(), counts.data(), displs.data(), MPI_DOUBLE, comm);
+  MPI_Allreduce(&outside_local, outside, 1, MPI_LONG, MPI_SUM, comm);
+  return logw;
+}
+
+// n_total rows drawn from the pool with probabilities proportional to e^{logw}
+// by systematic resampling (one uniform, equally spaced points), then shuffled:
+// the resampled rows come in pool order, and any prefix (one rank's share) must
+// be a fair sample.  *ess: effective sample size / pool size.
+Matrix systematic_resample(const Matrix& pool, const std::vector<double>& logw, long n_total, std::uint64_t seed,
+                           double* ess) {
+  const long M = pool.rows();
+  const double mx = *std::max_element(logw.begin(), logw.end());
+  std::vector<double> cum(M);
+  double s = 0, s2 = 0;
+  for (long j = 0; j < M; ++j) {
+    const double w = std::exp(logw[j] - mx);
+    s += w;
+    s2 += w * w;
+    cum[j] = s;
+  }
+  if (!std::isfinite(s) || s <= 0) throw SolverError("tilted initial law: importance weights are not finite");
+  *ess = s * s / s2 / M;
+  std::uniform_real_distribution<double> unif(0.0, 1.0);
+  auto rrng = path_stream(seed, 0, kTagResample);
+  const double u0 = unif(rrng);
+  Matrix resampled(n_total, pool.cols());
+  long j = 0;
+  for (long i = 0; i < n_total; ++i) {
+    const double target = (i + u0) / n_total * s;
+    while (j < M - 1 && cum[j] < target) ++j;
+    resampled.row(i) = pool.row(j);
+  }
+  std::vector<long> perm(n_total);
+  for (long i = 0; i < n_total; ++i) perm[i] = i;
+  std::shuffle(perm.begin(), perm.end(), rrng);
+  Matrix shuffled(n_total, pool.cols());
+  for (long i = 0; i < n_total; ++i) shuffled.row(i) = resampled.row(perm[i]);
+  return shuffled;
+}
+
+}  // namespace
+
 InitialSampler::InitialSampler(MPI_Comm comm, const Problem& p, InitLaw law, const ControlSource* value_source,
                                std::uint64_t seed, long n_total, int pool_factor)
     : p_(p), law_(law), seed_(seed) {
@@ -58,7 +131,7 @@ InitialSampler::InitialSampler(MPI_Comm comm, const Problem& p, InitLaw law, con
   }
   if (!p.control.beta().constant())
     throw InputError("-init", "tilted needs a constant beta (V(0,.)/beta with beta = beta(0) is used otherwise)");
-  // Importance resampling from p_T with weights e^{V(0,y)/beta}.
+  // Otherwise importance resampling of a pool of p_T samples with weights e^{V(0,y)/beta}.
   Vector probe_V;
   std::vector<char> probe_out(1, 0);
   if (!value_source || !value_source->value(0.0, Matrix::Zero(d, 1), probe_V, probe_out))
@@ -68,63 +141,9 @@ InitialSampler::InitialSampler(MPI_Comm comm, const Problem& p, InitLaw law, con
   const long M = std::min<long>(std::max<long>(static_cast<long>(pool_factor) * n_total, 10000), 4000000);
   auto rng = path_stream(seed, 0, kTagPool);
   const Matrix pool = p.data().affine_marginal(mT, vT).sample(rng, static_cast<int>(M));  // same on every rank
-  int rank = 0, size = 1;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  std::vector<int> counts(size), displs(size);
-  for (int r = 0; r < size; ++r) {
-    const long lo = M * r / size, hi = M * (r + 1) / size;
-    counts[r] = static_cast<int>(hi - lo);
-    displs[r] = static_cast<int>(lo);
-  }
-  std::vector<double> logw(M);
-  const double beta = p.control.beta()(0);
-  const long lo = displs[rank], cnt = counts[rank];
-  long outside_local = 0;
-  for (long b = 0; b < cnt; b += 4096) {
-    const long nb = std::min<long>(4096, cnt - b);
-    const Matrix Yc = pool.middleRows(lo + b, nb).transpose();
-    Vector V;
-    std::vector<char> out(nb, 0);
-    value_source->value(0.0, Yc, V, out);
-    for (long j = 0; j < nb; ++j) {
-      logw[lo + b + j] = V[j] / beta;
-      outside_local += out[j];
-    }
-  }
-  MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, logw.data(), counts.data(), displs.data(), MPI_DOUBLE, comm);
   long outside = 0;
-  MPI_Allreduce(&outside_local, &outside, 1, MPI_LONG, MPI_SUM, comm);
-  const double mx = *std::max_element(logw.begin(), logw.end());
-  std::vector<double> cum(M);
-  double s = 0, s2 = 0;
-  for (long j = 0; j < M; ++j) {
-    const double w = std::exp(logw[j] - mx);
-    s += w;
-    s2 += w * w;
-    cum[j] = s;
-  }
-  if (!std::isfinite(s) || s <= 0) throw SolverError("tilted initial law: importance weights are not finite");
-  ess_ = s * s / s2 / M;
-  // Systematic resampling: one uniform, n_total equally spaced points.
-  std::uniform_real_distribution<double> unif(0.0, 1.0);
-  auto rrng = path_stream(seed, 0, kTagResample);
-  const double u0 = unif(rrng);
-  resampled_.resize(n_total, d);
-  long j = 0;
-  for (long i = 0; i < n_total; ++i) {
-    const double target = (i + u0) / n_total * s;
-    while (j < M - 1 && cum[j] < target) ++j;
-    resampled_.row(i) = pool.row(j);
-  }
-  // The pool is i.i.d., the resampled rows come in pool order: shuffle so that any
-  // prefix (e.g. one rank's share) is a fair sample.
-  std::vector<long> perm(n_total);
-  for (long i = 0; i < n_total; ++i) perm[i] = i;
-  std::shuffle(perm.begin(), perm.end(), rrng);
-  Matrix shuffled(n_total, d);
-  for (long i = 0; i < n_total; ++i) shuffled.row(i) = resampled_.row(perm[i]);
-  resampled_ = std::move(shuffled);
+  const std::vector<double> logw = pool_log_weights(comm, pool, *value_source, p.control.beta()(0), &outside);
+  resampled_ = systematic_resample(pool, logw, n_total, seed, &ess_);
   method_ = "importance resampling of " + std::to_string(M) + " p_T samples, ESS " +
             std::to_string(ess_ * 100).substr(0, 5) + "%" +
             (outside ? ", " + std::to_string(outside) + " pool points outside the grid box (clamped)" : "");

@@ -151,17 +151,105 @@ Sampler::Sampler(const Problem& p, const ControlSource& u, SamplerSettings s) : 
   }
 }
 
+namespace {
+
+// One batch of nb paths as one system of (d + 1) nb unknowns for odeint: per
+// path (column) the state Y (d rows) and the running cost int beta/2 Lambda |u|^2
+// (the last row), with the drift of the controlled sampler and, for the SDE
+// schemes, the additive noise Sigma(t) dW drawn from each path's own stream.
+struct BatchSystem {
+  const Problem& p;
+  const ControlSource& u;
+  int d;
+  Eigen::Index nb;
+  std::vector<char> outside;
+  std::vector<std::mt19937_64> rng;
+  long evals = 0;
+  Matrix Y, S, U;  // work arrays, d x nb
+
+  BatchSystem(const Problem& p_, const ControlSource& u_, Eigen::Index nb_, std::uint64_t seed, std::uint64_t first)
+      : p(p_), u(u_), d(p_.dim), nb(nb_), outside(nb_, 0), Y(d, nb_), S(d, nb_), U(d, nb_) {
+    rng.reserve(nb);
+    for (Eigen::Index j = 0; j < nb; ++j) rng.push_back(path_stream(seed, first + j, kTagNoise));
+  }
+
+  // dx = [b(t, Y) + B u(t, Y); beta/2 Lambda |u|^2] per column.
+  void drift(const State& xs, State& dx, double t) {
+    Eigen::Map<const Matrix> X(xs.data(), d + 1, nb);
+    Y = X.topRows(d);
+    const double tau = std::max(0.0, p.T() - t);
+    const ScoreAtTime s = p.score.at_tau(tau);
+    batch_score(s, p.score.error(), Y, S);
+    u.eval(t, Y, U, outside);
+    const ControlCoefficients c = p.control.coefficients(t);
+    dx.resize(xs.size());
+    Eigen::Map<Matrix> D(dx.data(), d + 1, nb);
+    D.topRows(d) = p.control.drift_linear(t) * Y + p.control.drift_score_factor(t) * S + c.B * U;
+    D.row(d) = c.cost_rate(1.0) * U.colwise().squaredNorm();
+    ++evals;
+  }
+
+  // The increment Sigma dW over [t, t + dt] (trapezoid: the mean variance of the
+  // interval, for Heun).  A fresh distribution per draw, so that no cached normal
+  // deviate passes from one path's stream to another's.
+  void noise(double t, double dt, bool trapezoid, State& xi) {
+    const double T = p.T();
+    double var = std::pow(p.control.coefficients(t).Sigma, 2);
+    if (trapezoid) var = 0.5 * (var + std::pow(p.control.coefficients(std::min(T, t + dt)).Sigma, 2));
+    const double sd = std::sqrt(var * dt);
+    xi.assign(static_cast<std::size_t>((d + 1) * nb), 0.0);
+    if (sd == 0.0) return;
+    for (Eigen::Index j = 0; j < nb; ++j)
+      for (int a = 0; a < d; ++a) xi[j * (d + 1) + a] = sd * std::normal_distribution<double>()(rng[j]);
+  }
+};
+
+// Integrates the batch over `times` with the scheme; returns the accepted steps.
+long integrate_batch(const SamplerSettings& s, const std::vector<double>& times, BatchSystem& sys, State& x) {
+  auto drift = [&sys](const State& xs, State& dx, double t) { sys.drift(xs, dx, t); };
+  long steps = 0;
+  switch (s.scheme) {
+    case SamplerScheme::em:
+    case SamplerScheme::heun: {
+      auto noise = [&sys](double t, double dt, bool trapezoid, State& xi) { sys.noise(t, dt, trapezoid, xi); };
+      auto sde = std::make_pair(drift, noise);
+      if (s.scheme == SamplerScheme::em) {
+        EulerMaruyama st;
+        for (std::size_t k = 0; k + 1 < times.size(); ++k, ++steps) st.do_step(sde, x, times[k], times[k + 1] - times[k]);
+      } else {
+        AdditiveHeun st;
+        for (std::size_t k = 0; k + 1 < times.size(); ++k, ++steps) st.do_step(sde, x, times[k], times[k + 1] - times[k]);
+      }
+      break;
+    }
+    case SamplerScheme::rk4: {
+      odeint::runge_kutta4<State> st;
+      for (std::size_t k = 0; k + 1 < times.size(); ++k, ++steps) st.do_step(drift, x, times[k], times[k + 1] - times[k]);
+      break;
+    }
+    case SamplerScheme::dopri5: {
+      const double dt0 = (times.back() - times.front()) / std::max(1, s.nsteps);
+      for (std::size_t k = 0; k + 1 < times.size(); ++k)
+        steps += static_cast<long>(odeint::integrate_adaptive(
+            odeint::make_controlled(s.atol, s.rtol, odeint::runge_kutta_dopri5<State>()), drift, x, times[k],
+            times[k + 1], std::min(dt0, times[k + 1] - times[k])));
+      break;
+    }
+  }
+  return steps;
+}
+
+}  // namespace
+
 PathResults Sampler::integrate(const Matrix& y0, std::uint64_t first_id) const {
   const int d = p_.dim;
   if (y0.cols() != d) throw SolverError("sampler: initial states have the wrong dimension");
   const Eigen::Index n = y0.rows();
-  const double T = p_.T();
   PathResults res;
   res.y0 = y0;
   res.yT.resize(n, d);
   res.cost.resize(n);
   res.outside.assign(n, 0);
-
   for (Eigen::Index b0 = 0; b0 < n; b0 += s_.batch) {
     const Eigen::Index nb = std::min<Eigen::Index>(s_.batch, n - b0);
     State x((d + 1) * nb, 0.0);
@@ -170,76 +258,14 @@ PathResults Sampler::integrate(const Matrix& y0, std::uint64_t first_id) const {
       X.topRows(d) = y0.middleRows(b0, nb).transpose();
       X.row(d).setZero();
     }
-    std::vector<char> outside(nb, 0);
-    std::vector<std::mt19937_64> rng;
-    rng.reserve(nb);
-    for (Eigen::Index j = 0; j < nb; ++j) rng.push_back(path_stream(s_.seed, first_id + b0 + j, kTagNoise));
-    long evals = 0;
-    Matrix Y(d, nb), S(d, nb), U(d, nb);
-
-    auto drift = [&](const State& xs, State& dx, double t) {
-      Eigen::Map<const Matrix> X(xs.data(), d + 1, nb);
-      Y = X.topRows(d);
-      const double tau = std::max(0.0, T - t);
-      const ScoreAtTime s = p_.score.at_tau(tau);
-      batch_score(s, p_.score.error(), Y, S);
-      u_.eval(t, Y, U, outside);
-      const ControlCoefficients c = p_.control.coefficients(t);
-      dx.resize(xs.size());
-      Eigen::Map<Matrix> D(dx.data(), d + 1, nb);
-      D.topRows(d) = p_.control.drift_linear(t) * Y + p_.control.drift_score_factor(t) * S + c.B * U;
-      D.row(d) = c.cost_rate(1.0) * U.colwise().squaredNorm();
-      ++evals;
-    };
-
-    long steps = 0;
-    switch (s_.scheme) {
-      case SamplerScheme::em:
-      case SamplerScheme::heun: {
-        // One stream per path; a fresh distribution per draw so that no cached
-        // normal deviate passes from one path to another.
-        auto noise_fn = [&](double t, double dt, bool trapezoid, State& xi) {
-          double var = std::pow(p_.control.coefficients(t).Sigma, 2);
-          if (trapezoid) var = 0.5 * (var + std::pow(p_.control.coefficients(std::min(T, t + dt)).Sigma, 2));
-          const double sd = std::sqrt(var * dt);
-          xi.assign(x.size(), 0.0);
-          if (sd == 0.0) return;
-          for (Eigen::Index j = 0; j < nb; ++j)
-            for (int a = 0; a < d; ++a) xi[j * (d + 1) + a] = sd * std::normal_distribution<double>()(rng[j]);
-        };
-        auto sys = std::make_pair(drift, noise_fn);
-        if (s_.scheme == SamplerScheme::em) {
-          EulerMaruyama st;
-          for (std::size_t k = 0; k + 1 < times_.size(); ++k, ++steps)
-            st.do_step(sys, x, times_[k], times_[k + 1] - times_[k]);
-        } else {
-          AdditiveHeun st;
-          for (std::size_t k = 0; k + 1 < times_.size(); ++k, ++steps)
-            st.do_step(sys, x, times_[k], times_[k + 1] - times_[k]);
-        }
-        break;
-      }
-      case SamplerScheme::rk4: {
-        odeint::runge_kutta4<State> st;
-        for (std::size_t k = 0; k + 1 < times_.size(); ++k, ++steps)
-          st.do_step(drift, x, times_[k], times_[k + 1] - times_[k]);
-        break;
-      }
-      case SamplerScheme::dopri5: {
-        const double dt0 = (times_.back() - times_.front()) / std::max(1, s_.nsteps);
-        for (std::size_t k = 0; k + 1 < times_.size(); ++k)
-          steps += static_cast<long>(odeint::integrate_adaptive(
-              odeint::make_controlled(s_.atol, s_.rtol, odeint::runge_kutta_dopri5<State>()), drift, x, times_[k],
-              times_[k + 1], std::min(dt0, times_[k + 1] - times_[k])));
-        break;
-      }
-    }
+    BatchSystem sys(p_, u_, nb, s_.seed, first_id + b0);
+    const long steps = integrate_batch(s_, times_, sys, x);
     Eigen::Map<const Matrix> X(x.data(), d + 1, nb);
     res.yT.middleRows(b0, nb) = X.topRows(d).transpose();
     res.cost.segment(b0, nb) = X.row(d).transpose();
-    for (Eigen::Index j = 0; j < nb; ++j) res.outside[b0 + j] = outside[j];
+    for (Eigen::Index j = 0; j < nb; ++j) res.outside[b0 + j] = sys.outside[j];
     res.steps = std::max(res.steps, steps);
-    res.rhs_evals += evals;
+    res.rhs_evals += sys.evals;
   }
   return res;
 }

@@ -13,6 +13,12 @@ public:
   OwnedVec() = default;
   // A global vector of `dm` (its layout, its type: -dm_vec_type applies).
   explicit OwnedVec(DM dm) { HJBFT_PETSC(DMCreateGlobalVector(dm, &v_)); }
+  // A vector of the layout and type of v (its values are not copied).
+  static OwnedVec like(::Vec v) {
+    OwnedVec o;
+    HJBFT_PETSC(VecDuplicate(v, &o.v_));
+    return o;
+  }
   ~OwnedVec() {
     if (v_) VecDestroy(&v_);
   }

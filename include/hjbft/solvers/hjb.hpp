@@ -92,12 +92,15 @@ private:
   void evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<::Vec>& Vout, PetscInt* lin_its);
   void howard_sweep(PetscInt* lin_its, PetscInt* howard_its);
   void cole_hopf_sweep(PetscInt* lin_its);
+  void cole_hopf_check_trust(double untrusted, double untrusted_region, double min_log10_region);
   // rhs = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}) from the
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
   void build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost);
   double theta_at(PetscInt j) const;  // theta of the step t_{j+1} -> t_j
   void to_local(::Vec global, ::Vec local) const;
   void setup_reference();
+  void fp_initial_law(::Vec mu) const;              // Fokker-Planck: the law -fp_init at t = 0
+  void fp_compare_with_tilted(::Vec mu, ::Vec w);   // Fokker-Planck: terminal mass, L1 to the tilted law
   Regularity regularity(const std::vector<::Vec>& Vsaved) const;  // fields at the saved steps
   Errors errors(const std::vector<::Vec>& V);                      // fields at all steps
   void record(int k, PetscInt lin_its, double seconds, double change, double value_change, double hjb_res);
