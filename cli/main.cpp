@@ -177,6 +177,33 @@ void note_earlier_output(MPI_Comm comm, std::filesystem::file_time_type started)
                       "result of this run\n", out.c_str());
 }
 
+// Runs the command (or, without one, lists the problem options under -help);
+// returns its exit status, throws what it throws.
+int dispatch(MPI_Comm comm, const std::string& command, const Command* cmd) {
+  if (command.empty()) {
+    if (!hjbft::help_requested()) {
+      PetscPrintf(comm, "%s\nhjbft: error: no command given (allowed: %s)\n", help, allowed_commands().c_str());
+      return 1;
+    }
+    hjbft::ProblemOptions o;  // list the problem options too
+    HJBFT_PETSC(hjbft::ReadProblemOptions(comm, &o));
+    return 0;
+  }
+  if (!cmd) throw hjbft::InputError("<command>", "unknown command '" + command + "' (allowed: " + allowed_commands() + ")");
+  if (!cmd->takes_positionals && !g_positional.empty())
+    throw hjbft::InputError("<arguments>", "'hjbft " + command + "' takes no positional argument, got '" +
+                                               g_positional.front() + "' (options are written -name value)");
+  int rc = 0;
+  try {
+    rc = cmd->run(comm);
+  } catch (const hjbft::PetscCallError&) {
+    rethrow_as_input_error(g_petsc_message);
+    throw;
+  }
+  if (rc == 0 && !hjbft::help_requested()) hjbft::require_all_options_used();
+  return rc;
+}
+
 }  // namespace
 
 const std::vector<std::string>& hjbft::positional_args() { return g_positional; }
@@ -203,28 +230,7 @@ int main(int argc, char** argv) {
   for (const auto& c : kCommands)
     if (command == c.name) cmd = &c;
   try {
-    if (command.empty()) {
-      if (hjbft::help_requested()) {
-        hjbft::ProblemOptions o;  // list the problem options too
-        HJBFT_PETSC(hjbft::ReadProblemOptions(comm, &o));
-      } else {
-        PetscPrintf(comm, "%s\nhjbft: error: no command given (allowed: %s)\n", help, allowed_commands().c_str());
-        rc = 1;
-      }
-    } else if (!cmd) {
-      throw hjbft::InputError("<command>", "unknown command '" + command + "' (allowed: " + allowed_commands() + ")");
-    } else if (!cmd->takes_positionals && !g_positional.empty()) {
-      throw hjbft::InputError("<arguments>", "'hjbft " + command + "' takes no positional argument, got '" +
-                                                 g_positional.front() + "' (options are written -name value)");
-    } else {
-      try {
-        rc = cmd->run(comm);
-      } catch (const hjbft::PetscCallError&) {
-        rethrow_as_input_error(g_petsc_message);
-        throw;
-      }
-      if (rc == 0 && !hjbft::help_requested()) hjbft::require_all_options_used();
-    }
+    rc = dispatch(comm, command, cmd);
   } catch (const hjbft::UnusedOptionError& e) {
     print_unused_error(e, *cmd, comm);
     rc = 1;

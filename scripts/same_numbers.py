@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Same numbers: runs one set of hjbft commands with two builds and compares
-every HDF5 output they write, dataset by dataset and attribute by attribute.
+every HDF5 output they write, dataset by dataset and attribute by attribute,
+and the XDMF files next to them byte for byte.
 
 A restructuring of the code must not change a result: this is the check that
 it did not (issue 12).  Each case is a small run of one solver path (every
@@ -192,6 +193,10 @@ def main():
             failures += 1
             continue
         diffs, worst = compare_files(outs["ref"], outs["new"], args.rtol)
+        xa, xb = (os.path.splitext(outs[k])[0] + ".xmf" for k in ("ref", "new"))
+        if os.path.exists(xa) or os.path.exists(xb):  # the XDMF description: the same text
+            if not (os.path.exists(xa) and os.path.exists(xb)) or open(xa, "rb").read() != open(xb, "rb").read():
+                diffs.append("the .xmf files differ")
         if diffs:
             failures += 1
             print(f"DIFF  {name}:")

@@ -114,23 +114,7 @@ void Grid::setup(const GridOptions& o, const std::vector<double>& alo, const std
   HJBFT_PETSC(DMDASetUniformCoordinates(da_, lo_[0], hi_[0], dim_ > 1 ? lo_[1] : 0, dim_ > 1 ? hi_[1] : 1,
                                         dim_ > 2 ? lo_[2] : 0, dim_ > 2 ? hi_[2] : 1));
   HJBFT_PETSC(DMDACreateCompatibleDMDA(da_, dim_, &dav_));
-  // Twin with a box stencil and the same ownership, for mixed derivatives.
-  {
-    const PetscInt *lx, *ly, *lz;
-    PetscInt px, py, pz;
-    HJBFT_PETSC(DMDAGetInfo(da_, nullptr, nullptr, nullptr, nullptr, &px, &py, &pz, nullptr, nullptr, nullptr, nullptr,
-                            nullptr, nullptr));
-    HJBFT_PETSC(DMDAGetOwnershipRanges(da_, &lx, &ly, &lz));
-    HJBFT_PETSC(DMDACreate(comm, &dab_));
-    HJBFT_PETSC(DMSetDimension(dab_, dim_));
-    HJBFT_PETSC(DMDASetSizes(dab_, n_[0], n_[1], n_[2]));
-    HJBFT_PETSC(DMDASetNumProcs(dab_, px, py, pz));
-    HJBFT_PETSC(DMDASetOwnershipRanges(dab_, lx, dim_ > 1 ? ly : nullptr, dim_ > 2 ? lz : nullptr));
-    HJBFT_PETSC(DMDASetDof(dab_, 1));
-    HJBFT_PETSC(DMDASetStencilWidth(dab_, 1));
-    HJBFT_PETSC(DMDASetStencilType(dab_, DMDA_STENCIL_BOX));
-    HJBFT_PETSC(DMSetUp(dab_));
-  }
+  create_box_twin();
   PetscInt xs, ys, zs, xm, ym, zm;
   HJBFT_PETSC(DMDAGetCorners(da_, &xs, &ys, &zs, &xm, &ym, &zm));
   s_ = {xs, ys, zs};
@@ -140,17 +124,42 @@ void Grid::setup(const GridOptions& o, const std::vector<double>& alo, const std
   for (PetscInt j = 0; j <= nt_; j += every) saved_.push_back(j);
   if (saved_.back() != nt_) saved_.push_back(nt_);
 
-  if (!o.lo.empty() || !o.hi.empty()) {
-    for (PetscInt j : saved_) {
-      const double mass = mass_outside_box(problem, lo_, hi_, time(j));
-      if (mass > o.mass_tol) {
-        std::ostringstream s;
-        s << "the box misses up to " << mass << " of the reference mass at t = " << time(j) << " (allowed "
-          << o.mass_tol << ", -grid_mass_tol); widen it (the automatic box is";
-        for (int a = 0; a < dim_; ++a) s << " [" << alo[a] << ", " << ahi[a] << "]";
-        s << ")";
-        throw InputError(o.lo.empty() ? "-grid_hi" : "-grid_lo", s.str());
-      }
+  if (!o.lo.empty() || !o.hi.empty()) check_box_mass(o, alo, ahi, problem);
+}
+
+// A twin of the DMDA with a box stencil and the same ownership, for the mixed
+// derivatives of Hessians.
+void Grid::create_box_twin() {
+  const MPI_Comm comm = comm_;
+  const PetscInt *lx, *ly, *lz;
+  PetscInt px, py, pz;
+  HJBFT_PETSC(DMDAGetInfo(da_, nullptr, nullptr, nullptr, nullptr, &px, &py, &pz, nullptr, nullptr, nullptr, nullptr,
+                          nullptr, nullptr));
+  HJBFT_PETSC(DMDAGetOwnershipRanges(da_, &lx, &ly, &lz));
+  HJBFT_PETSC(DMDACreate(comm, &dab_));
+  HJBFT_PETSC(DMSetDimension(dab_, dim_));
+  HJBFT_PETSC(DMDASetSizes(dab_, n_[0], n_[1], n_[2]));
+  HJBFT_PETSC(DMDASetNumProcs(dab_, px, py, pz));
+  HJBFT_PETSC(DMDASetOwnershipRanges(dab_, lx, dim_ > 1 ? ly : nullptr, dim_ > 2 ? lz : nullptr));
+  HJBFT_PETSC(DMDASetDof(dab_, 1));
+  HJBFT_PETSC(DMDASetStencilWidth(dab_, 1));
+  HJBFT_PETSC(DMDASetStencilType(dab_, DMDA_STENCIL_BOX));
+  HJBFT_PETSC(DMSetUp(dab_));
+}
+
+// A user box (-grid_lo / -grid_hi) must hold the reference marginal at every
+// saved time up to -grid_mass_tol: the domain truncation is then a known error.
+void Grid::check_box_mass(const GridOptions& o, const std::vector<double>& alo, const std::vector<double>& ahi,
+                          const Problem& problem) const {
+  for (PetscInt j : saved_) {
+    const double mass = mass_outside_box(problem, lo_, hi_, time(j));
+    if (mass > o.mass_tol) {
+      std::ostringstream s;
+      s << "the box misses up to " << mass << " of the reference mass at t = " << time(j) << " (allowed "
+        << o.mass_tol << ", -grid_mass_tol); widen it (the automatic box is";
+      for (int a = 0; a < dim_; ++a) s << " [" << alo[a] << ", " << ahi[a] << "]";
+      s << ")";
+      throw InputError(o.lo.empty() ? "-grid_hi" : "-grid_lo", s.str());
     }
   }
 }

@@ -54,13 +54,40 @@ private:
 
 // ------------------------------------------------------------------ GridField
 
+namespace {
+
+// The dimension of the field file (its /grid/x0, x1, ... axes); InputError(option)
+// when the file cannot be opened or read, or is not in the layout.
+int field_file_dimension(const std::string& file, const std::string& option, const std::string& where) {
+  FILE* f = std::fopen(file.c_str(), "rb");
+  if (!f) throw InputError(option, where + "cannot open the file (give grid:FILE.h5 written by hjbft exact/solve)");
+  std::fclose(f);
+  int file_dim = 0;
+  try {
+    while (file_dim < 8 && has_dataset(file, "/grid/x" + std::to_string(file_dim))) ++file_dim;
+  } catch (const std::exception& e) {
+    throw InputError(option, where + "not a readable HDF5 field file (" + e.what() + ")");
+  }
+  if (file_dim == 0)
+    throw InputError(option, where + "not an HDF5 field file (no /grid/x0; expected the layout of DESIGN.md section 6)");
+  return file_dim;
+}
+
+// Axis a of the file's grid: its points, checked to be uniform and ascending.
+std::vector<double> uniform_axis(const std::string& file, int a, const std::string& option, const std::string& where) {
+  const Dataset x = read_dataset(file, "/grid/x" + std::to_string(a));
+  if (x.data.size() < 2) throw InputError(option, where + "axis x" + std::to_string(a) + " has fewer than 2 points");
+  const double h = (x.data.back() - x.data.front()) / (x.data.size() - 1);
+  for (std::size_t i = 0; i < x.data.size(); ++i)
+    if (!(h > 0) || std::abs(x.data[i] - (x.data.front() + i * h)) > 1e-8 * (std::abs(h) + std::abs(x.data[i])))
+      throw InputError(option, where + "axis x" + std::to_string(a) + " is not uniform and ascending");
+  return x.data;
+}
+
+}  // namespace
+
 GridField::GridField(const std::string& file, int dim, const std::string& option) : d_(dim) {
   const std::string where = "grid:" + file + ": ";
-  {
-    FILE* f = std::fopen(file.c_str(), "rb");
-    if (!f) throw InputError(option, where + "cannot open the file (give grid:FILE.h5 written by hjbft exact/solve)");
-    std::fclose(f);
-  }
   auto need = [&](const std::string& name) {
     bool ok = false;
     try {
@@ -70,30 +97,18 @@ GridField::GridField(const std::string& file, int dim, const std::string& option
     }
     if (!ok) throw InputError(option, where + "has no dataset " + name + " (expected the layout of DESIGN.md section 6)");
   };
+  const int file_dim = field_file_dimension(file, option, where);
   if (dim < 1 || dim > 3) throw InputError(option, where + "grid fields exist for d = 1, 2, 3 only");
-  int file_dim = 0;
-  try {
-    while (file_dim < 8 && has_dataset(file, "/grid/x" + std::to_string(file_dim))) ++file_dim;
-  } catch (const std::exception& e) {
-    throw InputError(option, where + "not a readable HDF5 field file (" + e.what() + ")");
-  }
-  if (file_dim == 0)
-    throw InputError(option, where + "not an HDF5 field file (no /grid/x0; expected the layout of DESIGN.md section 6)");
   if (file_dim != dim)
     throw InputError(option, where + "the file is " + std::to_string(file_dim) + "-dimensional but -dim is " +
                                  std::to_string(dim));
   need("/time");
   need("/control");
   for (int a = 0; a < dim; ++a) {
-    const Dataset x = read_dataset(file, "/grid/x" + std::to_string(a));
-    if (x.data.size() < 2) throw InputError(option, where + "axis x" + std::to_string(a) + " has fewer than 2 points");
-    const double h = (x.data.back() - x.data.front()) / (x.data.size() - 1);
-    for (std::size_t i = 0; i < x.data.size(); ++i)
-      if (!(h > 0) || std::abs(x.data[i] - (x.data.front() + i * h)) > 1e-8 * (std::abs(h) + std::abs(x.data[i])))
-        throw InputError(option, where + "axis x" + std::to_string(a) + " is not uniform and ascending");
-    n_.push_back(static_cast<int>(x.data.size()));
-    lo_.push_back(x.data.front());
-    hi_.push_back(x.data.back());
+    const std::vector<double> x = uniform_axis(file, a, option, where);
+    n_.push_back(static_cast<int>(x.size()));
+    lo_.push_back(x.front());
+    hi_.push_back(x.back());
     nspace_ *= n_.back();
   }
   time_ = read_dataset(file, "/time").data;

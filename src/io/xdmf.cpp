@@ -73,6 +73,87 @@ std::string xdmf_path(const std::string& h5path) {
   return h5path + ".xmf";
 }
 
+namespace {
+
+// Shapes of one result: the XDMF mesh, always 3-D with axes slowest first (z y x;
+// a 1-D or 2-D grid is padded with axes of one point: ParaView's reader puts a
+// 2DCoRectMesh in the y-z plane, a flat 3-D mesh lies in the x-y plane as
+// expected), and the datasets in the .h5 file.
+struct XdmfShapes {
+  std::vector<PetscInt> mesh_dims, vector_shape, scalar_dims, control_dims;
+  std::vector<double> origin, spacing;
+  XdmfShapes(int dim, const std::vector<PetscInt>& n, const std::vector<double>& lo, const std::vector<double>& h,
+             std::size_t ntimes) {
+    for (int a = 2; a >= 0; --a) {
+      mesh_dims.push_back(a < dim ? n[a] : 1);
+      origin.push_back(a < dim ? lo[a] : 0.0);
+      spacing.push_back(a < dim ? h[a] : 1.0);
+    }
+    vector_shape = mesh_dims;
+    vector_shape.push_back(3);
+    scalar_dims = {static_cast<PetscInt>(ntimes)};
+    for (int a = dim - 1; a >= 0; --a) scalar_dims.push_back(n[a]);
+    control_dims = scalar_dims;
+    control_dims.push_back(dim);
+  }
+};
+
+// The uniform grid of saved time j: topology, geometry, the scalar fields and
+// the control's components (and, in 3-D, the control as a vector).
+void time_slice(std::ostream& o, const XdmfShapes& s, const std::string& h5ref, int dim, std::size_t j, double time,
+                const std::vector<std::string>& scalar_fields, bool has_control) {
+  const std::string in = "          ";
+  o << "      <Grid Name=\"t" << j << "\" GridType=\"Uniform\">\n"
+    << "        <Time Value=\"" << num(time) << "\"/>\n"
+    << "        <Topology TopologyType=\"" << "3DCoRectMesh" << "\" Dimensions=\""
+    << join(s.mesh_dims) << "\"/>\n"
+    << "        <Geometry GeometryType=\"" << "ORIGIN_DXDYDZ" << "\">\n";
+  for (const auto* v : {&s.origin, &s.spacing}) {
+    o << "          <DataItem Dimensions=\"" << v->size() << "\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">";
+    for (std::size_t i = 0; i < v->size(); ++i) o << (i ? " " : "") << num((*v)[i]);
+    o << "</DataItem>\n";
+  }
+  o << "        </Geometry>\n";
+  for (const auto& f : scalar_fields) {
+    o << "        <Attribute Name=\"" << xml_escape(f) << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
+    hyperslab(o, in, h5ref, f, s.scalar_dims, j, -1, s.mesh_dims);
+    o << "        </Attribute>\n";
+  }
+  if (has_control) {
+    for (int c = 0; c < dim; ++c) {
+      o << "        <Attribute Name=\"u" << c << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
+      hyperslab(o, in, h5ref, "control", s.control_dims, j, c, s.mesh_dims);
+      o << "        </Attribute>\n";
+    }
+    if (dim == 3) {
+      o << "        <Attribute Name=\"control\" AttributeType=\"Vector\" Center=\"Node\">\n";
+      hyperslab(o, in, h5ref, "control", s.control_dims, j, -1, s.vector_shape);
+      o << "        </Attribute>\n";
+    }
+  }
+  o << "      </Grid>\n";
+}
+
+// `text` to `path` through a temporary file and a rename (no half-written file).
+void write_atomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp." + std::to_string(static_cast<long>(getpid()));
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f << text;
+    f.close();
+    if (!f) {
+      std::remove(tmp.c_str());
+      throw SolverError("cannot write the XDMF file '" + tmp + "' (temporary name of " + path + ")");
+    }
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    throw SolverError("could not rename " + tmp + " to " + path);
+  }
+}
+
+}  // namespace
+
 void write_xdmf(const std::string& h5path, int dim, const std::vector<PetscInt>& n, const std::vector<double>& lo,
                 const std::vector<double>& h, const std::vector<double>& times,
                 const std::vector<std::string>& scalar_fields, bool has_control) {
@@ -81,79 +162,17 @@ void write_xdmf(const std::string& h5path, int dim, const std::vector<PetscInt>&
     throw SolverError("internal: write_xdmf needs dim in 1..3 and dim entries of n, lo, h");
   const std::string xmf = xdmf_path(h5path);
   const std::string h5ref = xml_escape(std::filesystem::path(h5path).filename().string());
-
-  // Mesh axes, slowest first (XDMF order z y x), always 3-D: a 1-D or 2-D grid is
-  // padded with axes of one point (ParaView's reader puts a 2DCoRectMesh in the
-  // y-z plane; a flat 3-D mesh lies in the x-y plane as expected).
-  std::vector<PetscInt> mesh_dims;
-  std::vector<double> origin, spacing;
-  for (int a = 2; a >= 0; --a) {
-    mesh_dims.push_back(a < dim ? n[a] : 1);
-    origin.push_back(a < dim ? lo[a] : 0.0);
-    spacing.push_back(a < dim ? h[a] : 1.0);
-  }
-  std::vector<PetscInt> vector_shape = mesh_dims;
-  vector_shape.push_back(3);
-  // Dataset shapes in the .h5 file.
-  std::vector<PetscInt> scalar_dims{static_cast<PetscInt>(times.size())};
-  for (int a = dim - 1; a >= 0; --a) scalar_dims.push_back(n[a]);
-  std::vector<PetscInt> control_dims = scalar_dims;
-  control_dims.push_back(dim);
-
+  const XdmfShapes shapes(dim, n, lo, h, times.size());
   std::ostringstream o;
   o << "<?xml version=\"1.0\" ?>\n<!DOCTYPE Xdmf SYSTEM \"Xdmf.dtd\" []>\n"
     << "<!-- Written by hjbft: the fields of " << h5ref << " (" << dim << "-D, " << times.size()
     << " saved times) for ParaView/VisIt. -->\n"
     << "<Xdmf Version=\"2.0\">\n  <Domain>\n"
     << "    <Grid Name=\"hjbft\" GridType=\"Collection\" CollectionType=\"Temporal\">\n";
-  const std::string in = "          ";
-  for (std::size_t j = 0; j < times.size(); ++j) {
-    o << "      <Grid Name=\"t" << j << "\" GridType=\"Uniform\">\n"
-      << "        <Time Value=\"" << num(times[j]) << "\"/>\n"
-      << "        <Topology TopologyType=\"" << "3DCoRectMesh" << "\" Dimensions=\""
-      << join(mesh_dims) << "\"/>\n"
-      << "        <Geometry GeometryType=\"" << "ORIGIN_DXDYDZ" << "\">\n";
-    for (const auto* v : {&origin, &spacing}) {
-      o << "          <DataItem Dimensions=\"" << v->size() << "\" NumberType=\"Float\" Precision=\"8\" Format=\"XML\">";
-      for (std::size_t i = 0; i < v->size(); ++i) o << (i ? " " : "") << num((*v)[i]);
-      o << "</DataItem>\n";
-    }
-    o << "        </Geometry>\n";
-    for (const auto& f : scalar_fields) {
-      o << "        <Attribute Name=\"" << xml_escape(f) << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
-      hyperslab(o, in, h5ref, f, scalar_dims, j, -1, mesh_dims);
-      o << "        </Attribute>\n";
-    }
-    if (has_control) {
-      for (int c = 0; c < dim; ++c) {
-        o << "        <Attribute Name=\"u" << c << "\" AttributeType=\"Scalar\" Center=\"Node\">\n";
-        hyperslab(o, in, h5ref, "control", control_dims, j, c, mesh_dims);
-        o << "        </Attribute>\n";
-      }
-      if (dim == 3) {
-        o << "        <Attribute Name=\"control\" AttributeType=\"Vector\" Center=\"Node\">\n";
-        hyperslab(o, in, h5ref, "control", control_dims, j, -1, vector_shape);
-        o << "        </Attribute>\n";
-      }
-    }
-    o << "      </Grid>\n";
-  }
+  for (std::size_t j = 0; j < times.size(); ++j)
+    time_slice(o, shapes, h5ref, dim, j, times[j], scalar_fields, has_control);
   o << "    </Grid>\n  </Domain>\n</Xdmf>\n";
-
-  const std::string tmp = xmf + ".tmp." + std::to_string(static_cast<long>(getpid()));
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << o.str();
-    f.close();
-    if (!f) {
-      std::remove(tmp.c_str());
-      throw SolverError("cannot write the XDMF file '" + tmp + "' (temporary name of " + xmf + ")");
-    }
-  }
-  if (std::rename(tmp.c_str(), xmf.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw SolverError("could not rename " + tmp + " to " + xmf);
-  }
+  write_atomically(xmf, o.str());
 }
 
 void write_xdmf(const Grid& grid, const std::string& h5path, const std::vector<std::string>& scalar_fields,

@@ -12,6 +12,10 @@ namespace {
 constexpr PetscInt kMaxArray = 4096;
 }  // namespace
 
+// Longer than a screen on purpose: one PetscOptionsBegin/End block registers
+// every problem option, one call per option, so that -help lists them together
+// under one heading in the order a user reads them.  Splitting it would split
+// that listing (each block prints its own heading).
 PetscErrorCode ReadProblemOptions(MPI_Comm comm, ProblemOptions* o) {
   PetscFunctionBeginUser;
   std::vector<double> buf(kMaxArray);

@@ -72,6 +72,9 @@ public:
 private:
   void setup(const GridOptions& o, const std::vector<double>& alo, const std::vector<double>& ahi,
              const Problem& problem);
+  void create_box_twin();
+  void check_box_mass(const GridOptions& o, const std::vector<double>& alo, const std::vector<double>& ahi,
+                      const Problem& problem) const;
   MPI_Comm comm_;
   int dim_;
   DM da_ = nullptr, dav_ = nullptr, dab_ = nullptr;
