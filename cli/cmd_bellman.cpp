@@ -1,5 +1,5 @@
 // hjbft bellman: the discrete-time ground truth (DESIGN.md section 5), the
-// Bellman recursion of the K-step DDPM chain on a grid (solvers/discrete/),
+// Bellman recursion of the K-step DDPM chain on a grid (solvers/bellman/),
 // written in the common HDF5 layout: V_t and the fine-tuning control
 // u_t = U_t - s_t at the saved steps t (time t T/K), /history for -bellman_method pi.
 // At t = K no step starts; the control written there is grad r / beta, the

@@ -1,4 +1,4 @@
-// The sampler of issue 4 (solvers/sampler.cpp, include/hjbft/sampler.hpp):
+// The sampler of issue 4 (src/simulation/sampler.cpp, include/hjbft/simulation/sampler.hpp):
 //  * the vectorized score equals ScoreAtTime point by point;
 //  * reference model (no control) from the exact p_T reproduces p_data's
 //    moments for eta in {0, 0.5, 1}; Gaussian data: the moments at t = T/2 and

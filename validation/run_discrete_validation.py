@@ -732,7 +732,7 @@ def preamble(ctx):
     return """# Validation of the discrete-time ground truth (`hjbft bellman`)
 
 `hjbft bellman` solves the Bellman recursion of the K-step DDPM chain of DESIGN.md section 5 on a grid
-(solvers/discrete/, docs/mathematics.md "Discrete time"): the exact optimum by a per-point Newton solve of
+(solvers/bellman/, docs/mathematics.md "Discrete time"): the exact optimum by a per-point Newton solve of
 the first-order condition, and the exact PI-FT iteration measured against it (which reaches it in every run
 here%s).  This report compares it with (a) the continuous-time closed form as K grows, (b) itself under grid
 and quadrature refinement, (c) the PI-FT iteration with the discrete optimum, and (d) runs a 2-D eight-mode

@@ -1283,7 +1283,7 @@ This page is produced by one command,
 
     /usr/bin/python3 validation/run_neural_validation.py --hjbft build/hjbft --report docs/validation_neural.md
 
-which runs `hjbft neural` (DESIGN.md sections 3 and 5; include/hjbft/neural_pift.hpp) on problems whose answer
+which runs `hjbft neural` (DESIGN.md sections 3 and 5; include/hjbft/solvers/neural.hpp) on problems whose answer
 hjbft knows, with `hjbft exact` (closed form), `hjbft solve` (grid HJB) and `hjbft bellman` (discrete-time
 Bellman) as ground truths, and writes every number below.  CTest runs a reduced smoke version (`ctest -L
 validation`, test `validation_neural_quick`, `--quick`: smaller fits, fewer iterations and cases), which fails

@@ -767,7 +767,7 @@ def section_pift(args, lines, gmm):
     def pg_policy_steps(c):
         method = opt_value(c, "-pg_method", "adam")
         return {"adam": 1, "ppo": int(opt_value(c, "-pg_ppo_epochs", "10"))}.get(method, 0)
-    # Defaults of hjbft neural (src/cmd_neural.cpp) and of hjbft pg (src/cmd_pg.cpp) where a command line has none.
+    # Defaults of hjbft neural (cli/cmd_neural.cpp) and of hjbft pg (cli/cmd_pg.cpp) where a command line has none.
     runs = [("neural PI-FT", cmd, hn, int(opt_value(cmd, "-neural_value_steps", "1500")) +
              int(opt_value(cmd, "-neural_control_steps", "800")))]
     runs += [("pg %s" % label, r["cmd"], r["hist"], int(opt_value(r["cmd"], "-neural_value_steps", "200")) +

@@ -323,7 +323,7 @@ def provenance():
             return ""
     rev = git("rev-parse", "--short=12", "HEAD") or "unknown"
     # Only tracked source files count as a change (generated reports and outputs do not).
-    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "solvers", "include", "meshes",
+    dirty = git("status", "--porcelain", "--untracked-files=no", "--", "src", "solvers", "include", "cli",
                 "validation", "CMakeLists.txt")
     return "commit %s%s, %s" % (rev, "+dirty" if dirty else "",
                                 datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))

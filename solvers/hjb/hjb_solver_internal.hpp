@@ -1,5 +1,5 @@
 #pragma once
-// The solver's operator and work vectors (internal to solvers/hjb_*.cpp).
+// The solver's operator and work vectors (private to solvers/hjb/).
 #include "hjb_operator.hpp"
 #include "hjbft/solvers/hjb.hpp"
 

@@ -1,4 +1,4 @@
-// The DDPM-type chain of DESIGN.md section 5 (see include/hjbft/ddpm.hpp).
+// The DDPM-type chain of DESIGN.md section 5 (see include/hjbft/model/ddpm.hpp).
 #include <cmath>
 
 #include "hjbft/core/errors.hpp"

@@ -1,5 +1,5 @@
 // Policy-gradient estimators against the exact derivative of the discretized
-// objective (include/hjbft/policy_gradient.hpp, docs/policy_gradient.md).
+// objective (include/hjbft/solvers/pg.hpp, docs/policy_gradient.md).
 //
 // Gaussian data (one component), linear reward r = w x, constant score shift
 // u = theta e: the K-step Euler-Maruyama chain is affine in (Y, theta), so
