@@ -13,22 +13,6 @@
 namespace hjbft {
 
 namespace {
-std::string g_requested_output;  // the -o of this run, for main's note on a failed run
-}
-
-const std::string& requested_output() { return g_requested_output; }
-
-std::string read_output_option(MPI_Comm comm, const std::string& default_name) {
-  char buf[PETSC_MAX_PATH_LEN];
-  HJBFT_PETSC(PetscStrncpy(buf, default_name.c_str(), sizeof buf));
-  HJBFT_PETSC(PetscOptionsGetString(nullptr, nullptr, "-o", buf, sizeof buf, nullptr));
-  if (help_requested())
-    HJBFT_PETSC(PetscPrintf(comm, "Output options:\n  -o <%s>: HDF5 output file (written atomically)\n", buf));
-  g_requested_output = buf;
-  return buf;
-}
-
-namespace {
 
 PetscErrorCode ReadExactOptions(MPI_Comm comm, std::string* method) {
   char buf[64] = "auto";

@@ -36,7 +36,7 @@ void write_neural_result(FieldWriter& writer, const Problem& problem, const Grid
                          const NeuralPiftSolver& solver, const ControlSource* reference,
                          const std::map<std::string, std::string>& attributes);
 
-// --- the set-up and the result file every grid command shares (cli/result_output.cpp)
+// --- the set-up and the result file every grid command shares (cli/command_common.cpp)
 
 // The options every grid command reads first: the problem, then its grid.
 struct ProblemAndGridOptions {
