@@ -1,15 +1,14 @@
 // The outer loop of neural PI-FT and its measurements against the reference
-// (include/hjbft/neural_pift.hpp).
+// (include/hjbft/solvers/neural.hpp).
 #include <petsctime.h>
 
-#include <Eigen/Eigenvalues>
-#include <Eigen/SVD>
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 
+#include "hjbft/analysis/reference.hpp"
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/text.hpp"
-#include "hjbft/grid/grid_fields.hpp"
 #include "hjbft/io/field_io.hpp"
 #include "hjbft/io/network_io.hpp"
 #include "pift_internal.hpp"
@@ -33,87 +32,14 @@ NeuralPiftSolver::NeuralPiftSolver(MPI_Comm comm, const Problem& p, const Grid& 
   times_ = uniform_times(p_.T(), static_cast<int>(o_.nsteps));
   grid_points_.resize(p_.dim, g_.n_local());
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) { grid_points_.col(idx) = x; });
-  if (ref_) setup_reference();
+  if (ref_) {
+    reference_ = std::make_unique<ReferenceOnGrid>(comm_, p_, g_, grid_points_, *ref_, o_.mass, kLargestField);
+    summary_["reference_sup_grad_u"] = reference_->sup_grad_u();
+    summary_["reference_sup_hess_v"] = reference_->sup_hess_v();
+  }
 }
 
 NeuralPiftSolver::~NeuralPiftSolver() = default;
-
-// At every saved step: V*, u* at the owned grid points, the fine-tuned
-// marginal as weight and its high-mass region.  With the KL (eta > 0) and a
-// constant beta, the fine-tuned marginal from the value-tilted start is the
-// h-transform p_{T-t}(y) e^{V*(t,y)/beta} / Z (DESIGN.md section 4); without
-// a reference value (or for eta = 0) the reference marginal p_{T-t} is used.
-void NeuralPiftSolver::setup_reference() {
-  ::Vec w;
-  HJBFT_PETSC(DMCreateGlobalVector(g_.da(), &w));
-  const double hfd = [&] {
-    double h = g_.h(0);
-    for (int a = 1; a < g_.dim(); ++a) h = std::min(h, g_.h(a));
-    return h;
-  }();
-  double sup_grad = 0, sup_hess = 0;
-  try {
-    for (PetscInt j : g_.saved_steps()) {
-      const double t = g_.time(j);
-      RefAtSaved r;
-      std::vector<char> outside(grid_points_.cols(), 0);
-      ref_->prepare({t});
-      ref_->eval(t, grid_points_, r.U, outside);
-      // Errors against a reference that overflows (u* ~ 1/beta for -beta 1e-300) would be Inf/NaN.
-      int bad = !r.U.array().isFinite().all() || (r.U.array().abs() > kLargestField).any();
-      MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_LOR, comm_);
-      if (bad)
-        throw SolverError("the reference control " + ref_->name() + " is not finite or overflows (|u| > 1e150) at t = " +
-                          std::to_string(t) + "; nothing was written");
-      if (!ref_->value(t, grid_points_, r.V, outside)) r.V.resize(0);
-      const bool tilt = r.V.size() > 0 && p_.control.cole_hopf_applies();
-      grid_law(g_, FastGmmScore(p_.score.at_tau(p_.T() - t).marginal(), ScoreError{}), tilt ? r.V.data() : nullptr,
-               p_.control.beta()(t), w);
-      const PetscScalar* wa;
-      HJBFT_PETSC(VecGetArrayRead(w, &wa));
-      r.weight = Eigen::Map<const Vector>(wa, g_.n_local());
-      const double level = mass_level(comm_, wa, g_.n_local(), o_.mass);
-      HJBFT_PETSC(VecRestoreArrayRead(w, &wa));
-      r.mask.resize(g_.n_local());
-      for (PetscInt i = 0; i < g_.n_local(); ++i) r.mask[i] = r.weight[i] >= level;
-      // Regularity of the reference: central differences of u* with the grid spacing.
-      const double gain = p_.control.coefficients(t).gain();
-      Matrix Xm;
-      std::vector<PetscInt> pts;
-      for (PetscInt i = 0; i < g_.n_local(); ++i)
-        if (r.mask[i]) pts.push_back(i);
-      Xm.resize(p_.dim, pts.size());
-      for (std::size_t q = 0; q < pts.size(); ++q) Xm.col(q) = grid_points_.col(pts[q]);
-      std::vector<Matrix> dU(p_.dim, Matrix(p_.dim, 0));
-      for (int b = 0; b < p_.dim && !pts.empty(); ++b) {
-        Matrix Xp = Xm, Xn = Xm, Up, Un;
-        Xp.row(b).array() += hfd;
-        Xn.row(b).array() -= hfd;
-        std::vector<char> o2(Xm.cols(), 0);
-        ref_->eval(t, Xp, Up, o2);
-        ref_->eval(t, Xn, Un, o2);
-        dU[b] = (Up - Un) / (2 * hfd);
-      }
-      double sg = 0;
-      for (Eigen::Index q = 0; q < Xm.cols(); ++q) {
-        Matrix J(p_.dim, p_.dim);
-        for (int b = 0; b < p_.dim; ++b) J.col(b) = dU[b].col(q);
-        sg = std::max(sg, Eigen::JacobiSVD<Matrix>(J).singularValues()(0));
-      }
-      sup_grad = std::max(sup_grad, sg);
-      sup_hess = std::max(sup_hess, sg / gain);  // grad u* = gain Hess V*
-      refs_.push_back(std::move(r));
-    }
-  } catch (...) {
-    VecDestroy(&w);
-    throw;
-  }
-  HJBFT_PETSC(VecDestroy(&w));
-  double sups[2] = {sup_grad, sup_hess};
-  MPI_Allreduce(MPI_IN_PLACE, sups, 2, MPI_DOUBLE, MPI_MAX, comm_);
-  summary_["reference_sup_grad_u"] = sups[0];
-  summary_["reference_sup_hess_v"] = sups[1];
-}
 
 void NeuralPiftSolver::fields_on_grid(int s, ::Vec V, ::Vec U) const {
   const double t = g_.time(g_.saved_steps()[s]);
@@ -134,9 +60,16 @@ void NeuralPiftSolver::fields_on_grid(int s, ::Vec V, ::Vec U) const {
 // to J* = E V*(0, Y_0) on the same initial states), the errors of V^k and
 // u^{k+1} on the grid, the control change and the regularity of the networks.
 void NeuralPiftSolver::measure(const Paths& P) {
-  const int d = p_.dim;
+  measure_objective(P);
+  measure_fields();
+}
+
+// J(u^k) = E[r(Y_T) - sum_i c_i] by the mean over all ranks' paths, with its
+// standard error; the gap J* - J(u^k) uses V*(0, Y_0) of the same initial
+// states (common random numbers), so its error bar is that of the difference.
+void NeuralPiftSolver::measure_objective(const Paths& P) {
   const long n = P.n();
-  // Objective: sums of J, J^2 and (when V* is known) of the gap and its square.
+  // Sums of J, J^2 and (when V* is known) of the gap and its square; the path count.
   double s[6] = {0, 0, 0, 0, static_cast<double>(n), 0};
   Vector Vstar;
   std::vector<char> outside(n, 0);
@@ -164,89 +97,75 @@ void NeuralPiftSolver::measure(const Paths& P) {
     hist_.add("objective_gap", gap);
     hist_.add("objective_gap_se", gse);
   }
+}
 
-  // Fields on the grid.
+namespace {
+
+// The owned points where the fields are compared: the reference's mass
+// region (the sup norms are taken where the fine-tuned law lives; far out in
+// the tails neither the networks nor the paths have any information), or the
+// whole grid without a reference.
+std::vector<Eigen::Index> compared_points(const ReferenceStep* r, PetscInt n_local) {
+  std::vector<Eigen::Index> pts;
+  for (PetscInt i = 0; i < n_local; ++i)
+    if (!r || r->mask[i]) pts.push_back(i);
+  return pts;
+}
+
+// sup |Hess V| and sup |grad u| of the networks at the columns of X (time t),
+// by central differences of grad V and u with step h.
+void network_regularity(const NeuralFields& f, double t, const Matrix& X, double h, double& sup_grad_u,
+                        double& sup_hess_v) {
+  const PointField grad_v = [&](const Matrix& Y, Matrix& G) { f.value_gradient(t, Y, G); };
+  const PointField u = [&](const Matrix& Y, Matrix& U) { f.control(t, Y, U); };
+  sup_hess_v = std::max(sup_hess_v, sup_hessian_norm(central_differences(grad_v, X, h)));
+  sup_grad_u = std::max(sup_grad_u, sup_jacobian_norm(central_differences(u, X, h)));
+}
+
+}  // namespace
+
+// The networks on the grid at every saved step: their errors against the
+// reference, the change sup |u^{k+1} - u^k| (the fixed-point residual of the
+// policy iteration), and their regularity, all on the compared points.
+void NeuralPiftSolver::measure_fields() {
   const auto& steps = g_.saved_steps();
-  const double hfd = [&] {
-    double h = g_.h(0);
-    for (int a = 1; a < g_.dim(); ++a) h = std::min(h, g_.h(a));
-    return h;
-  }();
-  double mx[5] = {0, 0, 0, 0, 0};  // value sup, control sup, change, sup |grad u|, sup |Hess V|
-  double sm[2] = {0, 0};           // weighted squared errors of V and u
-  const bool first = prev_control_.size() == 0;
-  if (first) prev_control_.setZero(d, g_.n_local() * static_cast<Eigen::Index>(steps.size()));
+  const PetscInt nl = g_.n_local();
+  const double h = finest_spacing(g_);
+  double mx[3] = {0, 0, 0};  // change, sup |grad u|, sup |Hess V|
+  FieldErrors errors;
+  if (prev_control_.size() == 0) prev_control_.setZero(p_.dim, nl * static_cast<Eigen::Index>(steps.size()));
   for (std::size_t si = 0; si < steps.size(); ++si) {
     const double t = g_.time(steps[si]);
     Vector v;
     Matrix u;
     fields_->value(t, grid_points_, v);
     fields_->control(t, grid_points_, u);
-    auto prev = prev_control_.middleCols(si * g_.n_local(), g_.n_local());
-    // Mask: the fine-tuned high-mass region when a reference is known, else the whole grid.
-    const RefAtSaved* r = ref_ ? &refs_[si] : nullptr;
-    std::vector<Eigen::Index> pts;
-    for (PetscInt i = 0; i < g_.n_local(); ++i) {
-      if (r && !r->mask[i]) continue;
-      pts.push_back(i);
-      mx[2] = std::max(mx[2], (u.col(i) - prev.col(i)).norm());
-      if (r) {
-        const double eu = (u.col(i) - r->U.col(i)).norm();
-        mx[1] = std::max(mx[1], eu);
-        if (r->V.size()) mx[0] = std::max(mx[0], std::abs(v[i] - r->V[i]));
-      }
-    }
-    if (r)
-      for (PetscInt i = 0; i < g_.n_local(); ++i) {
-        sm[1] += r->weight[i] * (u.col(i) - r->U.col(i)).squaredNorm();
-        if (r->V.size()) sm[0] += r->weight[i] * std::pow(v[i] - r->V[i], 2);
-      }
+    const ReferenceStep* r = reference_ ? &(*reference_)[si] : nullptr;
+    const std::vector<Eigen::Index> pts = compared_points(r, nl);
+    auto prev = prev_control_.middleCols(si * nl, nl);
+    for (Eigen::Index i : pts) mx[0] = std::max(mx[0], (u.col(i) - prev.col(i)).norm());
     prev = u;
-    // Regularity: central differences (step = grid spacing) of grad V and u.
-    Matrix Xm(d, pts.size());
-    for (std::size_t q = 0; q < pts.size(); ++q) Xm.col(q) = grid_points_.col(pts[q]);
-    std::vector<Matrix> dG(d), dU(d);
-    for (int b = 0; b < d && !pts.empty(); ++b) {
-      Matrix Xp = Xm, Xn = Xm, Gp, Gn, Up, Un;
-      Xp.row(b).array() += hfd;
-      Xn.row(b).array() -= hfd;
-      fields_->value_gradient(t, Xp, Gp);
-      fields_->value_gradient(t, Xn, Gn);
-      fields_->control(t, Xp, Up);
-      fields_->control(t, Xn, Un);
-      dG[b] = (Gp - Gn) / (2 * hfd);
-      dU[b] = (Up - Un) / (2 * hfd);
-    }
-    Matrix H(d, d), Ju(d, d);
-    for (Eigen::Index q = 0; q < Xm.cols(); ++q) {
-      for (int b = 0; b < d; ++b) {
-        H.col(b) = dG[b].col(q);
-        Ju.col(b) = dU[b].col(q);
-      }
-      const Matrix Hs = 0.5 * (H + H.transpose());
-      mx[4] = std::max(mx[4], Eigen::SelfAdjointEigenSolver<Matrix>(Hs).eigenvalues().cwiseAbs().maxCoeff());
-      mx[3] = std::max(mx[3], Eigen::JacobiSVD<Matrix>(Ju).singularValues()(0));
-    }
+    if (r) errors.add(*r, v, u);
+    network_regularity(*fields_, t, select_columns(grid_points_, pts), h, mx[1], mx[2]);
   }
-  MPI_Allreduce(MPI_IN_PLACE, mx, 5, MPI_DOUBLE, MPI_MAX, comm_);
-  allreduce_sum(comm_, sm, 2);
-  const double ns = static_cast<double>(steps.size());
-  if (ref_) {
-    if (refs_[0].V.size()) {
-      hist_.add("error_value_sup", mx[0]);
-      hist_.add("error_value_l2", std::sqrt(sm[0] / ns));
+  MPI_Allreduce(MPI_IN_PLACE, mx, 3, MPI_DOUBLE, MPI_MAX, comm_);
+  if (reference_) {
+    errors.reduce(comm_);
+    if (reference_->has_value()) {
+      hist_.add("error_value_sup", errors.value_sup());
+      hist_.add("error_value_l2", errors.value_l2());
     }
-    hist_.add("error_control_sup", mx[1]);
-    const double l2 = std::sqrt(sm[1] / ns);
+    hist_.add("error_control_sup", errors.control_sup());
+    const double l2 = errors.control_l2();
     const auto& col = hist_.columns["error_control_l2"];
     hist_.add("error_ratio", col.empty() ? NAN : l2 / col.back());
     hist_.add("error_control_l2", l2);
   }
-  hist_.add("control_change", mx[2]);
+  hist_.add("control_change", mx[0]);
   const auto& ch = hist_.columns["control_change"];
-  hist_.add("change_ratio", ch.size() > 1 ? mx[2] / ch[ch.size() - 2] : NAN);
-  hist_.add("sup_grad_u", mx[3]);
-  hist_.add("sup_hess_v", mx[4]);
+  hist_.add("change_ratio", ch.size() > 1 ? mx[0] / ch[ch.size() - 2] : NAN);
+  hist_.add("sup_grad_u", mx[1]);
+  hist_.add("sup_hess_v", mx[2]);
 }
 
 bool NeuralPiftSolver::run() {

@@ -43,6 +43,8 @@
 
 namespace hjbft {
 
+class ReferenceOnGrid;  // analysis/reference.hpp
+
 struct NeuralOptions {
   std::string mode = "continuous";   // continuous | discrete
   PetscInt outer = 8;                // outer (policy) iterations
@@ -131,14 +133,14 @@ public:
   void fields_on_grid(int s, ::Vec V, ::Vec U) const;
 
   struct Paths;                      // one outer iteration's simulated data (this rank's paths)
-  struct Errors;                     // per-iteration comparison with the reference
 
 private:
   void simulate(int k, Paths& P) const;
   double fit_value(int k, const Paths& P);
   double fit_control(int k, const Paths& P);  // the PI-FT regression
-  void setup_reference();
   void measure(const Paths& P);
+  void measure_objective(const Paths& P);
+  void measure_fields();
 
   MPI_Comm comm_;
   const Problem& p_;
@@ -152,13 +154,7 @@ private:
   History hist_;
   std::unique_ptr<ControlUpdate> update_;  // null: fit_control
   Matrix grid_points_;               // d x n_local owned grid points
-  struct RefAtSaved {
-    Vector V;                  // V* at the owned points (empty: reference has no value)
-    Matrix U;                  // u*, d x n_local
-    Vector weight;             // fine-tuned marginal (mass 1 over all ranks)
-    std::vector<char> mask;    // region holding o_.mass of it
-  };
-  std::vector<RefAtSaved> refs_;
+  std::unique_ptr<ReferenceOnGrid> reference_;  // ref_ at the saved steps on grid_points_ (null: no ref_)
   Matrix prev_control_;              // u^k on the grid at all saved steps (for control_change)
   double first_change_ = -1;
   std::map<std::string, double> summary_;
