@@ -135,9 +135,16 @@ public:
   struct Paths;                      // one outer iteration's simulated data (this rank's paths)
 
 private:
+  // This rank's part of a minibatch loss: adds the gradient of its loss sum
+  // over `pairs` (local pair columns, see Minibatches in pift_fit.cpp) to
+  // grad and returns that sum; called at every Adam step, also for no pairs.
+  using LocalLoss = std::function<double(int step, const std::vector<long>& pairs, Vector& grad)>;
+
   void simulate(int k, Paths& P) const;
   double fit_value(int k, const Paths& P);
   double fit_control(int k, const Paths& P);  // the PI-FT regression
+  double adam_fit(nn::Mlp& net, const char* what, int k, int steps, std::uint64_t seed, const Paths& P,
+                  const LocalLoss& local);
   void measure(const Paths& P);
   void measure_objective(const Paths& P);
   void measure_fields();
