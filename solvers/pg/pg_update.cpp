@@ -1,4 +1,4 @@
-// Update rules of the policy gradient (include/hjbft/policy_gradient.hpp,
+// Update rules of the policy gradient (include/hjbft/solvers/pg.hpp,
 // docs/policy_gradient.md section 5): the local surrogate of J around the
 // policy that generated a batch, its PPO clipping, the chain's path KL and
 // its Fisher matrix, and the three updates (Adam step, PPO epochs, trust region).
@@ -130,85 +130,125 @@ void check_finite(const Vector& g, const char* what) {
   }
 }
 
+// The surrogate L of a batch at the policy's current parameters, reduced over
+// the ranks and divided by the paths of all ranks: per path, so that the
+// step sizes and the KL bound do not depend on the batch size.
+class BatchSurrogate {
+public:
+  BatchSurrogate(MPI_Comm comm, long n_total, const Problem& p, PgPolicy& policy, const SimulatedPaths& P,
+                 const PgSurrogate& s)
+      : comm_(comm), inv_n_(1.0 / static_cast<double>(n_total)), np_(policy.n_params()), p_(p), policy_(policy),
+        P_(P), s_(s) {}
+  // grad L / n.
+  Vector gradient() const {
+    Vector g = Vector::Zero(np_);
+    evaluate_surrogate(p_, policy_, P_, s_, &g);
+    allreduce_sum(comm_, g.data(), np_);
+    return Vector(g * inv_n_);
+  }
+  // L / n, the path KL / n and the clipped pairs (a count, not divided).
+  SurrogateSums measure() const {
+    const SurrogateSums m = evaluate_surrogate(p_, policy_, P_, s_, nullptr);
+    double buf[3] = {m.value, m.kl, m.clipped};
+    allreduce_sum(comm_, buf, 3);
+    return SurrogateSums{buf[0] * inv_n_, buf[1] * inv_n_, buf[2]};
+  }
+  // (F/n + damping I) v, F the Fisher matrix at the current parameters.
+  Vector fisher(const Vector& v, double damping) const {
+    Vector r = Vector::Zero(np_);
+    fisher_vector_product(p_, policy_, P_, v, r);
+    allreduce_sum(comm_, r.data(), np_);
+    return Vector(r * inv_n_ + damping * v);
+  }
+  int n_params() const { return np_; }
+
+private:
+  MPI_Comm comm_;
+  double inv_n_;
+  int np_;
+  const Problem& p_;
+  PgPolicy& policy_;
+  const SimulatedPaths& P_;
+  const PgSurrogate& s_;
+};
+
+// PPO: the first epoch's gradient is the estimator g0 (L is the estimator's
+// surrogate); the later epochs ascend the clipped surrogate, whose gradient
+// vanishes on the pairs whose ratio left [1 - eps, 1 + eps] in the favoured direction.
+void ppo_epochs(const BatchSurrogate& L, const Vector& g0, nn::Adam& adam, int epochs, Vector& theta) {
+  adam.step(theta, -g0);  // ascent on J
+  for (int e = 1; e < epochs; ++e) {
+    const Vector g = L.gradient();
+    check_finite(g, "PPO surrogate gradient");
+    adam.step(theta, -g);
+  }
+}
+
+// Conjugate gradients for (F/n + damping I) x = g0, from x = 0: the natural
+// gradient direction without forming F (one Fisher-vector product per
+// iteration).  Stops at a direction of non-positive curvature (rounding) or
+// when the residual is 1e-12 of the first; *residual = |r| / |g0|.
+Vector natural_gradient(const BatchSurrogate& L, const Vector& g0, const PgUpdateOptions& o, double* residual) {
+  Vector x = Vector::Zero(L.n_params()), r = g0, d = g0;
+  double rr = r.squaredNorm();
+  const double rr0 = rr;
+  for (int it = 0; it < o.cg_iterations && rr > 1e-24 * rr0 && rr > 0; ++it) {
+    const Vector Ad = L.fisher(d, o.cg_damping);
+    const double dAd = d.dot(Ad);
+    if (!(dAd > 0)) break;
+    const double alpha = rr / dAd;
+    x += alpha * d;
+    r -= alpha * Ad;
+    const double rr_new = r.squaredNorm();
+    d = r + (rr_new / rr) * d;
+    rr = rr_new;
+  }
+  *residual = rr0 > 0 ? std::sqrt(rr / rr0) : 0.0;
+  return x;
+}
+
+// TRPO's step along the natural gradient x: scaled so that the quadratic
+// model of the path KL per path, s^T (F/n + damping) s / 2, equals kl_max for
+// the step s, then halved until the
+// measured path KL is within kl_max and the surrogate improves (the quadratic
+// model can be wrong both ways).  Keeps theta when no step is acceptable.
+void trust_region_step(const BatchSurrogate& L, const Vector& g0, const PgUpdateOptions& o, Vector& theta,
+                       PgUpdateReport& rep) {
+  const Vector x = natural_gradient(L, g0, o, &rep.cg_residual);
+  const double xFx = x.dot(L.fisher(x, o.cg_damping));
+  const Vector theta_old = theta;
+  rep.step_fraction = 0;
+  if (xFx > 0 && std::isfinite(xFx)) {
+    const Vector step = std::sqrt(2 * o.kl_max / xFx) * x;  // quadratic model: KL = kl_max
+    double frac = 1;
+    for (int b = 0; b <= o.backtracks; ++b, frac *= 0.5) {
+      theta = theta_old + frac * step;
+      const SurrogateSums m = L.measure();
+      if (m.kl <= o.kl_max && m.value > 0) {
+        rep.step_fraction = frac;
+        break;
+      }
+    }
+  }
+  if (rep.step_fraction == 0) theta = theta_old;  // no acceptable step: keep the policy
+}
+
 }  // namespace
 
 PgUpdateReport pg_update(MPI_Comm comm, long n_total, const Problem& p, PgPolicy& policy, const SimulatedPaths& P,
                          const PgSurrogate& s, nn::Adam& adam, const PgUpdateOptions& o) {
-  const double inv_n = 1.0 / static_cast<double>(n_total);
-  const int np = policy.n_params();
-  // grad L / n (all ranks) at the policy's current parameters.
-  auto gradient = [&] {
-    Vector g = Vector::Zero(np);
-    evaluate_surrogate(p, policy, P, s, &g);
-    allreduce_sum(comm, g.data(), np);
-    return Vector(g * inv_n);
-  };
-  auto measure = [&] {
-    const SurrogateSums m = evaluate_surrogate(p, policy, P, s, nullptr);
-    double buf[3] = {m.value, m.kl, m.clipped};
-    allreduce_sum(comm, buf, 3);
-    return SurrogateSums{buf[0] * inv_n, buf[1] * inv_n, buf[2]};
-  };
-
+  const BatchSurrogate L(comm, n_total, p, policy, P, s);
   PgUpdateReport rep;
-  const Vector g0 = gradient();
+  const Vector g0 = L.gradient();  // grad L(pi) / n: the estimator
   check_finite(g0, "gradient");
   rep.grad_norm = g0.norm();
   Vector& theta = policy.params();
   switch (o.method) {
     case PgMethod::adam: adam.step(theta, -g0); break;  // ascent on J
-    case PgMethod::ppo: {
-      adam.step(theta, -g0);
-      for (int e = 1; e < o.ppo_epochs; ++e) {
-        const Vector g = gradient();
-        check_finite(g, "PPO surrogate gradient");
-        adam.step(theta, -g);
-      }
-      break;
-    }
-    case PgMethod::trust_region: {
-      // Conjugate gradients for (F/n + damping I) x = g0.
-      auto Fv = [&](const Vector& v) {
-        Vector r = Vector::Zero(np);
-        fisher_vector_product(p, policy, P, v, r);
-        allreduce_sum(comm, r.data(), np);
-        return Vector(r * inv_n + o.cg_damping * v);
-      };
-      Vector x = Vector::Zero(np), r = g0, d = g0;
-      double rr = r.squaredNorm();
-      const double rr0 = rr;
-      for (int it = 0; it < o.cg_iterations && rr > 1e-24 * rr0 && rr > 0; ++it) {
-        const Vector Ad = Fv(d);
-        const double dAd = d.dot(Ad);
-        if (!(dAd > 0)) break;
-        const double alpha = rr / dAd;
-        x += alpha * d;
-        r -= alpha * Ad;
-        const double rr_new = r.squaredNorm();
-        d = r + (rr_new / rr) * d;
-        rr = rr_new;
-      }
-      rep.cg_residual = rr0 > 0 ? std::sqrt(rr / rr0) : 0.0;
-      const double xFx = x.dot(Fv(x));
-      const Vector theta_old = theta;
-      rep.step_fraction = 0;
-      if (xFx > 0 && std::isfinite(xFx)) {
-        const Vector step = std::sqrt(2 * o.kl_max / xFx) * x;  // quadratic model: KL = kl_max
-        double frac = 1;
-        for (int b = 0; b <= o.backtracks; ++b, frac *= 0.5) {
-          theta = theta_old + frac * step;
-          const SurrogateSums m = measure();
-          if (m.kl <= o.kl_max && m.value > 0) {
-            rep.step_fraction = frac;
-            break;
-          }
-        }
-      }
-      if (rep.step_fraction == 0) theta = theta_old;  // no acceptable step: keep the policy
-      break;
-    }
+    case PgMethod::ppo: ppo_epochs(L, g0, adam, o.ppo_epochs, theta); break;
+    case PgMethod::trust_region: trust_region_step(L, g0, o, theta, rep); break;
   }
-  const SurrogateSums m = measure();
+  const SurrogateSums m = L.measure();
   rep.step_kl = m.kl;
   rep.surrogate_gain = m.value;
   rep.clip_fraction = m.clipped / (static_cast<double>(n_total) * P.nsteps());
