@@ -8,6 +8,10 @@
 
 namespace hjbft {
 
+// Longer than a screen on purpose: one PetscOptionsBegin/End block, so that
+// -help lists the options of hjbft neural together under one heading, with one
+// registration per option (nothing to follow but the list itself); the string
+// options go through char buffers, copied in before and out after the block.
 PetscErrorCode ReadNeuralOptions(MPI_Comm comm, NeuralOptions* o) {
   char mode[32], ev[32], act[32], sched[32], init[32], ref[PETSC_MAX_PATH_LEN], load[PETSC_MAX_PATH_LEN] = "";
   std::snprintf(mode, sizeof mode, "%s", o->mode.c_str());
