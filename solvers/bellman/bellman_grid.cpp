@@ -1,4 +1,4 @@
-// The discrete-time Bellman recursion on a grid (include/hjbft/bellman_grid.hpp):
+// The discrete-time Bellman recursion on a grid (include/hjbft/solvers/bellman.hpp):
 // the optimum by a per-point Newton solve of the first-order condition, and
 // the exact PI-FT iteration measured against it.
 #include "hjbft/solvers/bellman.hpp"
@@ -276,200 +276,296 @@ void BellmanGridSolver::solve() {
   summary_["wall_time"] = now() - t0;
 }
 
-// Per step and point: Newton on F(u) = u - gain E grad V_{t+1}(mu + b u + sigma Z) (scaled by 1/c),
-// Jacobian I - gain b E Hess V_{t+1}; a fixed-point step where it is not positive definite.
+// ---------------------------------------------------------------------------
+// The optimum.  At step t and grid point y the control u maximizes the Bellman
+// objective
+//   phi(u) = -c/2 |u|^2 + E V_{t+1}(mu + b u + sigma Z),   mu = a y + b s_t(y),
+// whose gradient is -c F(u) with F(u) = u - gain E grad V_{t+1}(mu + b u + sigma Z),
+// gain = sigma^2/(beta b) = b/c, and whose Hessian is -c J(u) with
+// J = I - gain b E Hess V_{t+1}.  The maximizer solves F(u) = 0 by Newton's
+// method where J is positive definite (phi concave there) and by the
+// fixed-point step u <- gain E grad V_{t+1} (PI-FT's improvement) elsewhere.
+
+namespace {
+
+// One grid point's objective phi at one step: the step's constants, the point's
+// mean mu and V_{t+1} (its spline) with the rule for the expectation over Z.
+struct PointObjective {
+  const SplineField& V;           // V_{t+1}
+  const double* mu;               // a y + b s_t(y), d values
+  double b, sigma, c, gain, gb;   // gb = gain b
+  int d;
+  bool exact;                     // 1-D: the Gaussian integral of the spline; else the quadrature:
+  const std::vector<double>& zx;  // nodes (nq * d)
+  const std::vector<double>& zw;  // and weights
+
+  // E, G, H of V_{t+1} at mu + b v + sigma Z; returns phi(v) = -c/2 |v|^2 + E.
+  double operator()(const double* v, double* Ev, double* Gv, double* Hv) const {
+    *Ev = 0;
+    Gv[0] = Gv[1] = Hv[0] = Hv[1] = Hv[2] = 0;
+    if (exact) {
+      V.gauss_expect(mu[0] + b * v[0], sigma, Ev, Gv, Hv);
+      return -0.5 * c * v[0] * v[0] + *Ev;
+    }
+    const std::size_t nq = zw.size();
+    for (std::size_t q = 0; q < nq; ++q) {
+      double x[2], f, g[2], h[3];
+      for (int a = 0; a < d; ++a) x[a] = mu[a] + b * v[a] + sigma * zx[q * d + a];
+      V.eval(x, &f, g, h);
+      const double wq = zw[q];
+      *Ev += wq * f;
+      for (int a = 0; a < d; ++a) Gv[a] += wq * g[a];
+      for (int a = 0; a < (d == 1 ? 1 : 3); ++a) Hv[a] += wq * h[a];
+    }
+    return -0.5 * c * (v[0] * v[0] + v[1] * v[1]) + *Ev;
+  }
+};
+
+// A local maximum of one point's objective (or the iterate where the search
+// stopped): the control w, phi(w) and E V_{t+1} there; conc, the smallest
+// eigenvalue of J(w) (> 0: phi strictly concave at w); rho, the spectral
+// radius of gain b E Hess V_{t+1} = I - J (the rate at which PI-FT's
+// fixed-point step contracts near w); du, the length of the last step.
+struct LocalMax {
+  double w[2] = {0, 0}, phi = 0, E = 0, conc = 1, rho = 0, du = INFINITY;
+  int it = 0;
+};
+
+// The step dw from L.w for the residual r = F(w): Newton's, dw = -J^{-1} r, where
+// J = I - gb H is safely positive definite (smallest eigenvalue > 1e-3), else the
+// fixed-point step dw = -r, which still ascends (-r is grad phi / c).  Sets
+// L.conc, L.rho and L.du.  In 2-D the eigenvalues of the symmetric J are
+// (j00 + j11)/2 -+ disc.
+void ascent_step(const PointObjective& phi, const double* r, const double* H, double* dw, LocalMax& L) {
+  if (phi.d == 1) {
+    const double J = 1 - phi.gb * H[0];
+    L.conc = J;
+    // |gb| |H| is |gb H| exactly; written so because the product in J must stay J's own: the
+    // compiler contracts 1 - gb H into one fused multiply-add, as in the code before the split
+    // (a shared product would round twice, and the results would change in the last bit).
+    L.rho = std::abs(phi.gb) * std::abs(H[0]);
+    dw[0] = J > 1e-3 ? -r[0] / J : -r[0];
+    L.du = std::abs(dw[0]);
+    return;
+  }
+  const double gb = phi.gb, j00 = 1 - gb * H[0], j01 = -gb * H[1], j11 = 1 - gb * H[2];
+  const double disc = std::sqrt(0.25 * (j00 - j11) * (j00 - j11) + j01 * j01);
+  L.conc = 0.5 * (j00 + j11) - disc;
+  L.rho = std::max(std::abs(1 - L.conc), std::abs(1 - (0.5 * (j00 + j11) + disc)));
+  if (L.conc > 1e-3) {
+    const double det = j00 * j11 - j01 * j01;
+    dw[0] = -(j11 * r[0] - j01 * r[1]) / det;
+    dw[1] = -(-j01 * r[0] + j00 * r[1]) / det;
+  } else {
+    dw[0] = -r[0];
+    dw[1] = -r[1];
+  }
+  L.du = std::hypot(dw[0], dw[1]);
+}
+
+// Backtracking (Armijo) along dw: the first of the steps 1, 1/2, ..., 2^-39 that
+// raises phi by 1e-4 of its linear prediction (slope = grad phi . dw, less a
+// rounding allowance), or the last of them; moves L and E grad, E Hess (G, H) there.
+void backtrack(const PointObjective& phi, const double* dw, double slope, LocalMax& L, double* G, double* H) {
+  double step = 1, wn[2] = {L.w[0], L.w[1]}, En = L.E, Gn[2], Hn[3], phin = L.phi;
+  for (int ls = 0; ls < 40; ++ls, step *= 0.5) {
+    for (int a = 0; a < phi.d; ++a) wn[a] = L.w[a] + step * dw[a];
+    phin = phi(wn, &En, Gn, Hn);
+    if (phin >= L.phi + 1e-4 * step * slope - 1e-13 * (1 + std::abs(L.phi))) break;
+  }
+  L.w[0] = wn[0];
+  L.w[1] = wn[1];
+  L.phi = phin;
+  L.E = En;
+  std::copy(Gn, Gn + 2, G);
+  std::copy(Hn, Hn + 3, H);
+}
+
+// Local maximization of phi from w0: Newton where phi is concave, a gradient step (the
+// fixed-point step) elsewhere, both with backtracking, until the step is < tol (or is
+// not finite, or max_it iterations were taken: L.du tells which).
+LocalMax maximize(const PointObjective& phi, const double* w0, double tol, PetscInt max_it) {
+  LocalMax L;
+  L.w[0] = w0[0];
+  L.w[1] = w0[1];
+  double G[2], H[3];
+  L.phi = phi(L.w, &L.E, G, H);
+  while (true) {
+    ++L.it;
+    // r = w - gain G: the gradient of phi is -c r; its Hessian is -c J, J = I - gain b H.
+    double dw[2] = {0, 0}, r[2] = {0, 0};
+    for (int a = 0; a < phi.d; ++a) r[a] = L.w[a] - phi.gain * G[a];
+    ascent_step(phi, r, H, dw, L);
+    if (L.du < tol || !std::isfinite(L.du) || L.it >= max_it) break;
+    const double slope = -phi.c * (r[0] * dw[0] + r[1] * dw[1]);  // grad phi . dw >= 0
+    backtrack(phi, dw, slope, L, G, H);
+  }
+  return L;
+}
+
+}  // namespace
+
+// State of the optimum's backward sweep: the fields of steps t+1 (Vn, Un) and t
+// (Vt, Ut), per-step work, and what the summary reports over all steps.
+struct BellmanGridSolver::OptimumSweep {
+  std::vector<double> Vn, Un, Vt, Ut, mu;
+  std::vector<double> R, wt;              // per point: spectral radius of (sigma^2/beta) E Hess V_{t+1}
+  std::vector<char> region, region_next;  // mass regions of the laws of Y_t and Y_{t+1}
+  int max_its = 0;
+  double min_conc = INFINITY, rate = 0, rate_t = 0, margin = INFINITY;
+  long multi = 0, switched = 0;  // points with two different local maxima; where the start u = 0 won
+};
+
+// The discrete optimum (optV_, optU_ at the saved steps) and J* = E V_0(Y_0): one
+// backward sweep from V_K = r, u_K = grad r / beta, each step's objectives
+// built on the spline of the values of the step after it.
 void BellmanGridSolver::optimum() {
   const double t_start = now();
   const int K = chain_.K();
-  std::vector<double> Vn, Un, Vt(N_), Ut(N_ * d_), mu;
-  terminal(Vn, Un);
+  OptimumSweep sw;
+  sw.Vt.resize(N_);
+  sw.Ut.resize(N_ * d_);
+  terminal(sw.Vn, sw.Un);
   if (int s = g_.saved_index(K); s >= 0) {
-    optV_[s] = Vn;
-    optU_[s] = Un;
+    optV_[s] = sw.Vn;
+    optU_[s] = sw.Un;
   }
   SplineField S(d_, lo_, h_, n_);
-  const std::size_t nq = zw_.size();
-  int max_its = 0;
-  double min_conc = INFINITY, rate = 0, rate_t = 0;
-  std::vector<double> R(N_), wt;  // per point: spectral radius of (sigma^2/beta) E Hess V_{t+1}
-  std::vector<char> region, region_next;  // mass regions of the laws of Y_t and Y_{t+1}
-  reference_law(0.0, wt, region_next);
-  double margin = INFINITY;
-  long multi = 0, switched = 0;  // points with two different local maxima; where the start u = 0 won
-  for (int t = K - 1; t >= 0; --t) {
-    S.fit(Vn.data());
-    const DdpmStep& st = chain_.step(t);
-    mean_at_points(t, mu);
-    const double b = st.b, sg = st.sigma, c = st.c(), gain = st.improvement_gain(), gb = gain * b;
-    // Concavity margin of the step: 1 - gain b sup lambda_max(Hess V_{t+1}) over the grid points of
-    // the mass region of Y_{t+1}; > 0: every per-point objective is strictly concave there.
-    double hmax = -INFINITY;
-    for (std::size_t i = 0; i < N_; ++i) {
-      if (!region_next[i]) continue;
-      double h[3];
-      S.eval(&X_[i * d_], nullptr, nullptr, h);
-      hmax = std::max(hmax, d_ == 1 ? h[0] : 0.5 * (h[0] + h[2]) + std::sqrt(0.25 * (h[0] - h[2]) * (h[0] - h[2]) + h[1] * h[1]));
-    }
-    const double margin_t = 1 - gb * hmax;
-    margin = std::min(margin, margin_t);
-    long bad = -1;
-    double bad_du = 0;
-    for (std::size_t i = own_lo_; i < own_hi_ && bad < 0; ++i) {
-      const double* m = &mu[(i - own_lo_) * d_];
-      // E, G, H of V_{t+1} at mu + b v + sigma Z; returns phi(v) = -c/2 |v|^2 + E.
-      auto evaluate = [&](const double* v, double* Ev, double* Gv, double* Hv) {
-        *Ev = 0;
-        Gv[0] = Gv[1] = Hv[0] = Hv[1] = Hv[2] = 0;
-        if (exact_expectation_) {
-          S.gauss_expect(m[0] + b * v[0], sg, Ev, Gv, Hv);
-          return -0.5 * c * v[0] * v[0] + *Ev;
-        }
-        for (std::size_t q = 0; q < nq; ++q) {
-          double x[2], f, g[2], h[3];
-          for (int a = 0; a < d_; ++a) x[a] = m[a] + b * v[a] + sg * zx_[q * d_ + a];
-          S.eval(x, &f, g, h);
-          const double wq = zw_[q];
-          *Ev += wq * f;
-          for (int a = 0; a < d_; ++a) Gv[a] += wq * g[a];
-          for (int a = 0; a < (d_ == 1 ? 1 : 3); ++a) Hv[a] += wq * h[a];
-        }
-        return -0.5 * c * (v[0] * v[0] + v[1] * v[1]) + *Ev;
-      };
-      // Local maximization of phi from w0: Newton where phi is concave, a gradient step (the
-      // fixed-point step) elsewhere, both with backtracking (Armijo), until the step < -bellman_tol.
-      auto maximize = [&](const double* w0) {
-        Local L;
-        L.w[0] = w0[0];
-        L.w[1] = w0[1];
-        double G[2], H[3];
-        L.phi = evaluate(L.w, &L.E, G, H);
-        while (true) {
-          ++L.it;
-          // r = w - gain G: the gradient of phi is -c r; its Hessian is -c J, J = I - gain b H.
-          double dw[2] = {0, 0}, r[2] = {0, 0};
-          for (int a = 0; a < d_; ++a) r[a] = L.w[a] - gain * G[a];
-          if (d_ == 1) {
-            const double J = 1 - gb * H[0];
-            L.conc = J;
-            L.rho = std::abs(gb * H[0]);
-            dw[0] = J > 1e-3 ? -r[0] / J : -r[0];
-            L.du = std::abs(dw[0]);
-          } else {
-            const double j00 = 1 - gb * H[0], j01 = -gb * H[1], j11 = 1 - gb * H[2];
-            const double disc = std::sqrt(0.25 * (j00 - j11) * (j00 - j11) + j01 * j01);
-            L.conc = 0.5 * (j00 + j11) - disc;
-            L.rho = std::max(std::abs(1 - L.conc), std::abs(1 - (0.5 * (j00 + j11) + disc)));
-            if (L.conc > 1e-3) {
-              const double det = j00 * j11 - j01 * j01;
-              dw[0] = -(j11 * r[0] - j01 * r[1]) / det;
-              dw[1] = -(-j01 * r[0] + j00 * r[1]) / det;
-            } else {
-              dw[0] = -r[0];
-              dw[1] = -r[1];
-            }
-            L.du = std::hypot(dw[0], dw[1]);
-          }
-          if (L.du < o_.tol || !std::isfinite(L.du) || L.it >= o_.max_it) break;
-          const double slope = -c * (r[0] * dw[0] + r[1] * dw[1]);  // grad phi . dw >= 0
-          double step = 1, wn[2] = {L.w[0], L.w[1]}, En = L.E, Gn[2], Hn[3], phin = L.phi;
-          for (int ls = 0; ls < 40; ++ls, step *= 0.5) {
-            for (int a = 0; a < d_; ++a) wn[a] = L.w[a] + step * dw[a];
-            phin = evaluate(wn, &En, Gn, Hn);
-            if (phin >= L.phi + 1e-4 * step * slope - 1e-13 * (1 + std::abs(L.phi))) break;
-          }
-          L.w[0] = wn[0];
-          L.w[1] = wn[1];
-          L.phi = phin;
-          L.E = En;
-          std::copy(Gn, Gn + 2, G);
-          std::copy(Hn, Hn + 3, H);
-        }
-        return L;
-      };
-      const double warm[2] = {Un[i * d_], d_ == 2 ? Un[i * d_ + 1] : 0.0}, zero[2] = {0, 0};
-      Local L = maximize(warm);
-      if (margin_t <= 0 && L.du < o_.tol) {
-        // Not certified concave: a second start from u = 0; keep the better local maximum.
-        const Local L0 = maximize(zero);
-        if (L0.du < o_.tol && std::hypot(L0.w[0] - L.w[0], L0.w[1] - L.w[1]) > 1e-6) {
-          ++multi;
-          if (L0.phi > L.phi) {
-            ++switched;
-            L = L0;
-          }
-        }
-      }
-      if (!(L.du < o_.tol)) {
-        bad = static_cast<long>(i);
-        bad_du = L.du;
-        break;
-      }
-      max_its = std::max(max_its, L.it);
-      min_conc = std::min(min_conc, L.conc);
-      Vt[i] = L.phi;
-      for (int a = 0; a < d_; ++a) Ut[i * d_ + a] = L.w[a];
-      R[i] = L.rho;
-    }
-    // Failure is collective: every rank throws the same error.
-    long worst = bad;
-    MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_LONG, MPI_MAX, g_.comm());
-    if (worst >= 0) {
-      double du = bad == worst ? bad_du : 0;
-      MPI_Allreduce(MPI_IN_PLACE, &du, 1, MPI_DOUBLE, MPI_MAX, g_.comm());
-      std::string where = format("x = (%g", X_[worst * d_]);
-      if (d_ == 2) where += format(", %g", X_[worst * d_ + 1]);
-      throw SolverError(format("the first-order condition of the optimum did not converge at step t = %d (time %g), ",
-                               t, chain_.time(t)) +
-                        where + format("): last Newton step %g after %d iterations (-bellman_tol %g, -bellman_max_it "
-                                       "%d); try a larger -ddpm_steps, beta or -bellman_max_it",
-                                       du, static_cast<int>(o_.max_it), o_.tol, static_cast<int>(o_.max_it)));
-    }
-    gather(Vt, 1);
-    gather(Ut, d_);
-    gather(R, 1);
-    reference_law(st.tau, wt, region);  // p at tau = T - t T/K: the law of Y_t
-    for (std::size_t i = 0; i < N_; ++i)
-      if (region[i] && R[i] > rate) {
-        rate = R[i];
-        rate_t = chain_.time(t);
-      }
-    std::swap(region, region_next);
-    std::swap(Vn, Vt);
-    std::swap(Un, Ut);
-    if (int s = g_.saved_index(t); s >= 0) {
-      optV_[s] = Vn;
-      optU_[s] = Un;
-    }
-  }
-  MPI_Allreduce(MPI_IN_PLACE, &max_its, 1, MPI_INT, MPI_MAX, g_.comm());
-  MPI_Allreduce(MPI_IN_PLACE, &multi, 1, MPI_LONG, MPI_SUM, g_.comm());
-  MPI_Allreduce(MPI_IN_PLACE, &switched, 1, MPI_LONG, MPI_SUM, g_.comm());
-  MPI_Allreduce(MPI_IN_PLACE, &min_conc, 1, MPI_DOUBLE, MPI_MIN, g_.comm());
-  S.fit(Vn.data());
+  sw.R.resize(N_);
+  reference_law(0.0, sw.wt, sw.region_next);
+  for (int t = K - 1; t >= 0; --t) optimum_step(t, S, sw);
+  MPI_Allreduce(MPI_IN_PLACE, &sw.max_its, 1, MPI_INT, MPI_MAX, g_.comm());
+  MPI_Allreduce(MPI_IN_PLACE, &sw.multi, 1, MPI_LONG, MPI_SUM, g_.comm());
+  MPI_Allreduce(MPI_IN_PLACE, &sw.switched, 1, MPI_LONG, MPI_SUM, g_.comm());
+  MPI_Allreduce(MPI_IN_PLACE, &sw.min_conc, 1, MPI_DOUBLE, MPI_MIN, g_.comm());
+  S.fit(sw.Vn.data());
   J_opt_ = objective(S);
-  summary_["K"] = K;
+  report_optimum(sw, t_start);
+}
+
+// Step t of the optimum's sweep: V_{t+1}, u_{t+1} (sw.Vn, sw.Un) -> V_t, u_t (then
+// in sw.Vn, sw.Un).  Also tracks the largest rho over the mass region of Y_t: the
+// predicted linear rate of PI-FT near the optimum.
+void BellmanGridSolver::optimum_step(int t, SplineField& S, OptimumSweep& sw) {
+  S.fit(sw.Vn.data());
+  const DdpmStep& st = chain_.step(t);
+  mean_at_points(t, sw.mu);
+  const double margin_t = concavity_margin(S, st.improvement_gain() * st.b, sw.region_next);
+  sw.margin = std::min(sw.margin, margin_t);
+  double bad_du = 0;
+  const long bad = optimum_points(st, S, margin_t, sw, &bad_du);
+  throw_unless_converged(t, bad, bad_du);
+  gather(sw.Vt, 1);
+  gather(sw.Ut, d_);
+  gather(sw.R, 1);
+  reference_law(st.tau, sw.wt, sw.region);  // p at tau = T - t T/K: the law of Y_t
+  for (std::size_t i = 0; i < N_; ++i)
+    if (sw.region[i] && sw.R[i] > sw.rate) {
+      sw.rate = sw.R[i];
+      sw.rate_t = chain_.time(t);
+    }
+  std::swap(sw.region, sw.region_next);
+  std::swap(sw.Vn, sw.Vt);
+  std::swap(sw.Un, sw.Ut);
+  if (int s = g_.saved_index(t); s >= 0) {
+    optV_[s] = sw.Vn;
+    optU_[s] = sw.Un;
+  }
+}
+
+// Concavity margin of a step: 1 - gain b sup lambda_max(Hess V_{t+1}) over the grid points of
+// the mass region of Y_{t+1}; > 0: every per-point objective is strictly concave there.
+double BellmanGridSolver::concavity_margin(const SplineField& S, double gb,
+                                           const std::vector<char>& region_next) const {
+  double hmax = -INFINITY;
+  for (std::size_t i = 0; i < N_; ++i) {
+    if (!region_next[i]) continue;
+    double h[3];
+    S.eval(&X_[i * d_], nullptr, nullptr, h);
+    // the larger eigenvalue of the Hessian [h0 h1; h1 h2] in 2-D
+    const double lmax =
+        d_ == 1 ? h[0] : 0.5 * (h[0] + h[2]) + std::sqrt(0.25 * (h[0] - h[2]) * (h[0] - h[2]) + h[1] * h[1]);
+    hmax = std::max(hmax, lmax);
+  }
+  return 1 - gb * hmax;
+}
+
+// The optimum at this rank's points of one step into sw.Vt, sw.Ut, sw.R, each
+// warm-started from u_{t+1}(y).  Where the step is not certified concave
+// (margin_t <= 0) phi may have several local maxima: every point is also
+// solved from u = 0 and the larger local maximum kept.  Returns the first
+// point that did not converge, its last step in *bad_du; -1 when all did.
+long BellmanGridSolver::optimum_points(const DdpmStep& st, const SplineField& S, double margin_t, OptimumSweep& sw,
+                                       double* bad_du) const {
+  const double b = st.b, sg = st.sigma, c = st.c(), gain = st.improvement_gain(), gb = gain * b;
+  for (std::size_t i = own_lo_; i < own_hi_; ++i) {
+    const PointObjective phi{S, &sw.mu[(i - own_lo_) * d_], b, sg, c, gain, gb, d_, exact_expectation_, zx_, zw_};
+    const double warm[2] = {sw.Un[i * d_], d_ == 2 ? sw.Un[i * d_ + 1] : 0.0}, zero[2] = {0, 0};
+    LocalMax L = maximize(phi, warm, o_.tol, o_.max_it);
+    if (margin_t <= 0 && L.du < o_.tol) {
+      const LocalMax L0 = maximize(phi, zero, o_.tol, o_.max_it);
+      if (L0.du < o_.tol && std::hypot(L0.w[0] - L.w[0], L0.w[1] - L.w[1]) > 1e-6) {
+        ++sw.multi;
+        if (L0.phi > L.phi) {
+          ++sw.switched;
+          L = L0;
+        }
+      }
+    }
+    if (!(L.du < o_.tol)) {
+      *bad_du = L.du;
+      return static_cast<long>(i);
+    }
+    sw.max_its = std::max(sw.max_its, L.it);
+    sw.min_conc = std::min(sw.min_conc, L.conc);
+    sw.Vt[i] = L.phi;
+    for (int a = 0; a < d_; ++a) sw.Ut[i * d_ + a] = L.w[a];
+    sw.R[i] = L.rho;
+  }
+  return -1;
+}
+
+// Failure is collective: every rank throws the same error (for the point of the
+// highest index reported by any rank, bad < 0 meaning none on this rank).
+void BellmanGridSolver::throw_unless_converged(int t, long bad, double bad_du) const {
+  long worst = bad;
+  MPI_Allreduce(MPI_IN_PLACE, &worst, 1, MPI_LONG, MPI_MAX, g_.comm());
+  if (worst < 0) return;
+  double du = bad == worst ? bad_du : 0;
+  MPI_Allreduce(MPI_IN_PLACE, &du, 1, MPI_DOUBLE, MPI_MAX, g_.comm());
+  std::string where = format("x = (%g", X_[worst * d_]);
+  if (d_ == 2) where += format(", %g", X_[worst * d_ + 1]);
+  throw SolverError(format("the first-order condition of the optimum did not converge at step t = %d (time %g), ",
+                           t, chain_.time(t)) +
+                    where + format("): last Newton step %g after %d iterations (-bellman_tol %g, -bellman_max_it "
+                                   "%d); try a larger -ddpm_steps, beta or -bellman_max_it",
+                                   du, static_cast<int>(o_.max_it), o_.tol, static_cast<int>(o_.max_it)));
+}
+
+// The optimum's summary attributes and, with -bellman_monitor, its report line.
+void BellmanGridSolver::report_optimum(const OptimumSweep& sw, double t_start) {
+  summary_["K"] = chain_.K();
   summary_["quad_nodes"] = static_cast<double>(o_.quad);
   summary_["objective"] = J_opt_;
-  summary_["newton_max_iterations"] = max_its;
-  summary_["min_concavity"] = min_conc;
-  summary_["concavity_margin"] = margin;
-  summary_["multiple_maxima_points"] = static_cast<double>(multi);
-  summary_["multiple_maxima_switched"] = static_cast<double>(switched);
-  summary_["pi_rate_predicted"] = rate;
-  summary_["pi_rate_predicted_time"] = rate_t;
-  if (o_.monitor) {
+  summary_["newton_max_iterations"] = sw.max_its;
+  summary_["min_concavity"] = sw.min_conc;
+  summary_["concavity_margin"] = sw.margin;
+  summary_["multiple_maxima_points"] = static_cast<double>(sw.multi);
+  summary_["multiple_maxima_switched"] = static_cast<double>(sw.switched);
+  summary_["pi_rate_predicted"] = sw.rate;
+  summary_["pi_rate_predicted_time"] = sw.rate_t;
+  if (!o_.monitor) return;
+  HJBFT_PETSC(PetscPrintf(g_.comm(),
+                          "  optimum: J* = E V_0(Y_0) = %.10g; Newton <= %d iterations per point; "
+                          "concavity at the solution >= %.3g, margin %.3g; predicted PI-FT rate %.3g (at t = %g); "
+                          "%.2fs\n",
+                          J_opt_, sw.max_its, sw.min_conc, sw.margin, sw.rate, sw.rate_t, now() - t_start));
+  if (sw.margin <= 0)
     HJBFT_PETSC(PetscPrintf(g_.comm(),
-                            "  optimum: J* = E V_0(Y_0) = %.10g; Newton <= %d iterations per point; "
-                            "concavity at the solution >= %.3g, margin %.3g; predicted PI-FT rate %.3g (at t = %g); "
-                            "%.2fs\n",
-                            J_opt_, max_its, min_conc, margin, rate, rate_t, now() - t_start));
-    if (margin <= 0)
-      HJBFT_PETSC(PetscPrintf(g_.comm(),
-                              "  note: concavity margin <= 0: at some steps the per-point objectives need not be "
-                              "concave; there each point was also solved from u = 0: %ld (point, step) pairs had two "
-                              "local maxima, at %ld of them the start u = 0 gave the larger one\n",
-                              multi, switched));
-  }
+                            "  note: concavity margin <= 0: at some steps the per-point objectives need not be "
+                            "concave; there each point was also solved from u = 0: %ld (point, step) pairs had two "
+                            "local maxima, at %ld of them the start u = 0 gave the larger one\n",
+                            sw.multi, sw.switched));
 }
 
 void BellmanGridSolver::compare_with_continuous() {

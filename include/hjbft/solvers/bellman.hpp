@@ -1,6 +1,6 @@
 #pragma once
 // Discrete-time ground truth: the Bellman recursion of the DDPM-type chain
-// (DESIGN.md section 5, include/hjbft/ddpm.hpp) solved on a grid, in 1-D and 2-D.
+// (DESIGN.md section 5, include/hjbft/model/ddpm.hpp) solved on a grid, in 1-D and 2-D.
 //
 //   V_K = r,
 //   V_t(y) = max_u { -c_t/2 |u|^2 + E V_{t+1}(a_t y + b_t (s_t(y) + u) + sigma_t Z) },  Z ~ N(0, I_d),
@@ -142,14 +142,17 @@ public:
   const ExactSolution* continuous() const { return exact_.get(); }
 
 private:
-  struct Local {  // a local maximum of one point's Bellman objective
-    double w[2] = {0, 0}, phi = 0, E = 0, conc = 1, rho = 0, du = INFINITY;
-    int it = 0;
-  };
   struct Errors {
     double value_sup = 0, value_l2 = 0, control_sup = 0, control_l2 = 0;
   };
+  struct OptimumSweep;  // the optimum's backward sweep: fields, work, summary (bellman_grid.cpp)
   void optimum();
+  void optimum_step(int t, SplineField& S, OptimumSweep& sw);
+  double concavity_margin(const SplineField& S, double gb, const std::vector<char>& region_next) const;
+  long optimum_points(const DdpmStep& st, const SplineField& S, double margin_t, OptimumSweep& sw,
+                      double* bad_du) const;
+  void throw_unless_converged(int t, long bad, double bad_du) const;  // collective
+  void report_optimum(const OptimumSweep& sw, double t_start);
   void policy_iteration();
   // One backward sweep of PI: evaluates u (all steps; null = 0) into V (saved
   // steps) and writes the improved control into unew (all steps).
