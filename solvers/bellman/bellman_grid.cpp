@@ -655,12 +655,18 @@ void BellmanGridSolver::pi_sweep(const std::vector<std::vector<double>>* u, std:
   *J = objective(S);
 }
 
+// ---------------------------------------------------------------------------
+// PI-FT, exactly: from u^0 = 0, each iteration one backward sweep evaluates
+// u^m (V^m) and improves it (u^{m+1} = gain E grad V^m_{t+1}); stops when
+// sup |u^{m+1} - u^m| < -bellman_pi_tol.  Near the optimum the error
+// contracts by about pi_rate_predicted per iteration (a fixed-point
+// iteration, not Newton's), so PI-FT diverges where that rate exceeds 1.
 void BellmanGridSolver::policy_iteration() {
   const int K = chain_.K();
   const auto& saved = g_.saved_steps();
   const std::size_t ns = saved.size();
-  std::vector<std::vector<double>> u(K, std::vector<double>(N_ * d_, 0.0)), unew(K), Vall(K + 1), Vprev(K + 1);
-  std::vector<std::vector<double>> Vsaved(ns), Usaved(ns);
+  Fields u(K, std::vector<double>(N_ * d_, 0.0)), unew(K), Vall(K + 1), Vprev(K + 1);
+  Fields Vsaved(ns), Usaved(ns);
   std::vector<double> Vr, Ur;
   terminal(Vr, Ur);
   bool converged = false;
@@ -670,45 +676,14 @@ void BellmanGridSolver::policy_iteration() {
   for (; m < o_.pi_max; ++m) {
     const double t0 = now();
     pi_sweep(m == 0 ? nullptr : &u, unew, Vsaved, Vall, &J);
-    double du = 0, dv = 0;
-    for (int t = 0; t < K; ++t)
-      for (std::size_t i = 0; i < N_; ++i) {
-        double d2 = 0;
-        for (int a = 0; a < d_; ++a) d2 += std::pow(unew[t][i * d_ + a] - u[t][i * d_ + a], 2);
-        du = std::max(du, std::sqrt(d2));
-      }
-    if (m > 0)
-      for (int t = 0; t <= K; ++t)
-        for (std::size_t i = 0; i < N_; ++i) dv = std::max(dv, std::abs(Vall[t][i] - Vprev[t][i]));
+    const double du = control_change(u, unew);
+    const double dv = m > 0 ? value_change(Vall, Vprev) : 0;
     for (std::size_t s = 0; s < ns; ++s) Usaved[s] = saved[s] == K ? Ur : u[saved[s]];
     e = errors(Vsaved, Usaved, optV_, optU_);
-    const double wall = now() - t0;
-    hist_.add("iteration", m);
-    hist_.add("control_change", du);
-    hist_.add("value_change", dv);
-    const auto& ch = hist_.columns["control_change"];
-    hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? du / ch[ch.size() - 2] : NAN);
-    hist_.add("error_value_sup", e.value_sup);
-    hist_.add("error_value_l2", e.value_l2);
-    hist_.add("error_control_sup", e.control_sup);
-    hist_.add("error_control_l2", e.control_l2);
-    const auto& es = hist_.columns["error_control_sup"];
-    hist_.add("error_ratio", es.size() > 1 && es[es.size() - 2] > 0 ? e.control_sup / es[es.size() - 2] : NAN);
-    hist_.add("objective", J);
-    hist_.add("objective_gap", J_opt_ - J);
-    hist_.add("wall_time", wall);
-    if (o_.monitor)
-      HJBFT_PETSC(PetscPrintf(g_.comm(),
-                              "  pi it %2d: |u^{m+1}-u^m| %.3e  |dV| %.3e  vs optimum: err u %.3e  err V %.3e  "
-                              "J %.10g  J*-J %.3e  %.2fs\n",
-                              m, du, dv, e.control_sup, e.value_sup, J, J_opt_ - J, wall));
+    record_pi_iteration(m, du, dv, e, J, now() - t0);
     outV_ = Vsaved;
     outU_ = Usaved;
-    if (!std::isfinite(du) || !std::isfinite(J) || (m > 3 && du > 1e6 * hist_.columns["control_change"][0]))
-      throw SolverError(format("policy iteration diverged (control change %g at iteration %d; the predicted "
-                               "linear rate near the optimum is %.3g, summary attribute pi_rate_predicted); try a "
-                               "larger -ddpm_steps or beta",
-                               du, m, summary_["pi_rate_predicted"]));
+    throw_if_diverged(m, du, J);
     std::swap(u, unew);
     std::swap(Vall, Vprev);
     if (du < o_.pi_tol) {
@@ -716,7 +691,68 @@ void BellmanGridSolver::policy_iteration() {
       break;
     }
   }
-  summary_["pi_iterations"] = converged ? m + 1 : m;
+  report_pi(converged ? m + 1 : m, converged, J, e);
+}
+
+// sup over steps and points of |u^{m+1} - u^m| (Euclidean norm per point).
+double BellmanGridSolver::control_change(const Fields& u, const Fields& unew) const {
+  double du = 0;
+  for (std::size_t t = 0; t < u.size(); ++t)
+    for (std::size_t i = 0; i < N_; ++i) {
+      double d2 = 0;
+      for (int a = 0; a < d_; ++a) d2 += std::pow(unew[t][i * d_ + a] - u[t][i * d_ + a], 2);
+      du = std::max(du, std::sqrt(d2));
+    }
+  return du;
+}
+
+// sup over steps (terminal one included) and points of |V^m - V^{m-1}|.
+double BellmanGridSolver::value_change(const Fields& V, const Fields& Vprev) const {
+  double dv = 0;
+  for (std::size_t t = 0; t < V.size(); ++t)
+    for (std::size_t i = 0; i < N_; ++i) dv = std::max(dv, std::abs(V[t][i] - Vprev[t][i]));
+  return dv;
+}
+
+// One row of /history per iteration: the changes, their ratio to the previous
+// iteration's (the observed linear rate), the errors against the optimum and
+// their ratio, the objective E V^m_0(Y_0) and its gap to J*.
+void BellmanGridSolver::record_pi_iteration(int m, double du, double dv, const Errors& e, double J, double wall) {
+  hist_.add("iteration", m);
+  hist_.add("control_change", du);
+  hist_.add("value_change", dv);
+  const auto& ch = hist_.columns["control_change"];
+  hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? du / ch[ch.size() - 2] : NAN);
+  hist_.add("error_value_sup", e.value_sup);
+  hist_.add("error_value_l2", e.value_l2);
+  hist_.add("error_control_sup", e.control_sup);
+  hist_.add("error_control_l2", e.control_l2);
+  const auto& es = hist_.columns["error_control_sup"];
+  hist_.add("error_ratio", es.size() > 1 && es[es.size() - 2] > 0 ? e.control_sup / es[es.size() - 2] : NAN);
+  hist_.add("objective", J);
+  hist_.add("objective_gap", J_opt_ - J);
+  hist_.add("wall_time", wall);
+  if (o_.monitor)
+    HJBFT_PETSC(PetscPrintf(g_.comm(),
+                            "  pi it %2d: |u^{m+1}-u^m| %.3e  |dV| %.3e  vs optimum: err u %.3e  err V %.3e  "
+                            "J %.10g  J*-J %.3e  %.2fs\n",
+                            m, du, dv, e.control_sup, e.value_sup, J, J_opt_ - J, wall));
+}
+
+// Divergence: a non-finite change or objective, or a control change grown a
+// millionfold over the first iteration's (after the first four).
+void BellmanGridSolver::throw_if_diverged(int m, double du, double J) {
+  if (!std::isfinite(du) || !std::isfinite(J) || (m > 3 && du > 1e6 * hist_.columns["control_change"][0]))
+    throw SolverError(format("policy iteration diverged (control change %g at iteration %d; the predicted "
+                             "linear rate near the optimum is %.3g, summary attribute pi_rate_predicted); try a "
+                             "larger -ddpm_steps or beta",
+                             du, m, summary_["pi_rate_predicted"]));
+}
+
+// The summary attributes of PI-FT (its last iterate's errors) and, when it did not
+// converge, a note that the fields written are the last iterate's.
+void BellmanGridSolver::report_pi(int iterations, bool converged, double J, const Errors& e) {
+  summary_["pi_iterations"] = iterations;
   summary_["pi_converged"] = converged ? 1 : 0;
   summary_["pi_objective"] = J;
   summary_["error_value_sup"] = e.value_sup;

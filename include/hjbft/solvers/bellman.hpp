@@ -142,6 +142,7 @@ public:
   const ExactSolution* continuous() const { return exact_.get(); }
 
 private:
+  using Fields = std::vector<std::vector<double>>;  // one field per step
   struct Errors {
     double value_sup = 0, value_l2 = 0, control_sup = 0, control_l2 = 0;
   };
@@ -154,6 +155,11 @@ private:
   void throw_unless_converged(int t, long bad, double bad_du) const;  // collective
   void report_optimum(const OptimumSweep& sw, double t_start);
   void policy_iteration();
+  double control_change(const Fields& u, const Fields& unew) const;
+  double value_change(const Fields& V, const Fields& Vprev) const;
+  void record_pi_iteration(int m, double du, double dv, const Errors& e, double J, double wall);
+  void throw_if_diverged(int m, double du, double J);
+  void report_pi(int iterations, bool converged, double J, const Errors& e);
   // One backward sweep of PI: evaluates u (all steps; null = 0) into V (saved
   // steps) and writes the improved control into unew (all steps).
   void pi_sweep(const std::vector<std::vector<double>>* u, std::vector<std::vector<double>>& unew,
