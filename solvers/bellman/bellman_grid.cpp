@@ -211,16 +211,8 @@ void BellmanGridSolver::reference_law(double tau, std::vector<double>& w, std::v
   double total = 0;
   for (double& v : w) total += (v = std::exp(v - mx));
   for (double& v : w) v /= total;
-  std::vector<double> sorted = w;
-  std::sort(sorted.begin(), sorted.end(), std::greater<>());
-  double level = sorted.back(), acc = 0;
-  for (double v : sorted) {
-    acc += v;
-    if (acc >= o_.mass) {
-      level = v;
-      break;
-    }
-  }
+  // Every rank holds all N_ points (X_ is the whole grid): the level is a rank-local computation.
+  const double level = mass_level(PETSC_COMM_SELF, w.data(), static_cast<PetscInt>(N_), o_.mass);
   region.resize(N_);
   for (std::size_t i = 0; i < N_; ++i) region[i] = w[i] >= level;
 }
