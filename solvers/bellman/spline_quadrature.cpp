@@ -1,5 +1,5 @@
 // Gauss-Hermite quadrature and the not-a-knot (bi)cubic spline of the
-// discrete Bellman solver (include/hjbft/bellman_grid.hpp).
+// discrete Bellman solver (include/hjbft/solvers/bellman.hpp).
 #include <Eigen/Eigenvalues>
 #include <algorithm>
 #include <cmath>
