@@ -33,7 +33,7 @@ NeuralPiftSolver::NeuralPiftSolver(MPI_Comm comm, const Problem& p, const Grid& 
   grid_points_.resize(p_.dim, g_.n_local());
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) { grid_points_.col(idx) = x; });
   if (ref_) {
-    reference_ = std::make_unique<ReferenceOnGrid>(comm_, p_, g_, grid_points_, *ref_, o_.mass, kLargestField);
+    reference_ = std::make_unique<ReferenceOnGrid>(comm_, p_, g_, grid_points_, *ref_, o_.mass);
     summary_["reference_sup_grad_u"] = reference_->sup_grad_u();
     summary_["reference_sup_hess_v"] = reference_->sup_hess_v();
   }

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "hjbft/core/errors.hpp"
+#include "hjbft/core/limits.hpp"
 #include "hjbft/core/mpi.hpp"
 #include "hjbft/core/text.hpp"
 #include "hjbft/grid/grid_fields.hpp"
@@ -83,12 +84,12 @@ namespace {
 
 // Errors against a reference that overflows (u* ~ 1/beta for -beta 1e-300)
 // would be Inf/NaN: refused on every rank when any rank sees it.  Collective.
-void refuse_overflow(MPI_Comm comm, const ControlSource& ref, double t, const Matrix& U, double largest) {
-  int bad = !U.array().isFinite().all() || (U.array().abs() > largest).any();
+void refuse_overflow(MPI_Comm comm, const ControlSource& ref, double t, const Matrix& U) {
+  int bad = !U.array().isFinite().all() || (U.array().abs() > kLargestField).any();
   MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_LOR, comm);
   if (bad)
     throw SolverError("the reference control " + ref.name() + " is not finite or overflows (|u| > " +
-                      format("%g", largest) + ") at t = " + std::to_string(t) + "; nothing was written");
+                      std::string(kLargestFieldText) + ") at t = " + std::to_string(t) + "; nothing was written");
 }
 
 // The fine-tuned marginal at generation time t (into the scratch vector w)
@@ -118,7 +119,7 @@ std::vector<Eigen::Index> masked(const std::vector<char>& mask) {
 }  // namespace
 
 ReferenceOnGrid::ReferenceOnGrid(MPI_Comm comm, const Problem& p, const Grid& g, const Matrix& points,
-                                 const ControlSource& ref, double mass, double largest) {
+                                 const ControlSource& ref, double mass) {
   ::Vec w;
   HJBFT_PETSC(DMCreateGlobalVector(g.da(), &w));
   const double h = finest_spacing(g);
@@ -130,7 +131,7 @@ ReferenceOnGrid::ReferenceOnGrid(MPI_Comm comm, const Problem& p, const Grid& g,
       std::vector<char> outside(points.cols(), 0);  // the grid lies in the reference's domain
       ref.prepare({t});
       ref.eval(t, points, r.U, outside);
-      refuse_overflow(comm, ref, t, r.U, largest);
+      refuse_overflow(comm, ref, t, r.U);
       if (!ref.value(t, points, r.V, outside)) r.V.resize(0);
       set_weight(comm, p, g, t, mass, w, r);
       // Regularity of u* on the mass region, by central differences with the grid spacing.

@@ -60,10 +60,10 @@ public:
   // fine-tuned marginal from the value-tilted start is the h-transform
   // p_{T-t}(y) e^{V*(t,y)/beta} / Z; without a reference value (or for
   // eta = 0) the reference marginal p_{T-t} is the weight.  Throws
-  // SolverError when u* is not finite or exceeds `largest` in magnitude at a
+  // SolverError when u* is not finite or exceeds kLargestField (core/limits.hpp) in magnitude at a
   // saved step (errors against it would be Inf/NaN).
   ReferenceOnGrid(MPI_Comm comm, const Problem& p, const Grid& g, const Matrix& points, const ControlSource& ref,
-                  double mass, double largest);
+                  double mass);
   std::size_t size() const { return steps_.size(); }  // the saved steps of the grid
   const ReferenceStep& operator[](std::size_t s) const { return steps_[s]; }
   bool has_value() const { return !steps_.empty() && steps_[0].V.size() > 0; }

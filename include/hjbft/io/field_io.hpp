@@ -18,15 +18,11 @@
 #include <string>
 #include <vector>
 
+#include "hjbft/core/limits.hpp"  // kLargestField, which the writer refuses beyond
 #include "hjbft/grid/grid.hpp"
 
 namespace hjbft {
 
-// Largest magnitude a written field may hold: below sqrt(DBL_MAX) = 1.3e154, so that the
-// squares every cost |u|^2 takes of it stay finite (a control of 1e300 from -beta 1e-300
-// is finite but useless).  The writer refuses larger values like NaN; so does the neural
-// solver for its reference control.
-inline constexpr double kLargestField = 1e150;
 
 class FieldWriter {
 public:
