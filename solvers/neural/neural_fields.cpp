@@ -1,4 +1,4 @@
-// The value and control networks of neural PI-FT (include/hjbft/neural_pift.hpp).
+// The value and control networks of neural PI-FT (include/hjbft/solvers/neural.hpp).
 #include "hjbft/solvers/neural.hpp"
 
 namespace hjbft {

@@ -1,7 +1,7 @@
 // Exact values and objectives of the K-step Euler-Maruyama chain when it is
 // affine: one Gaussian data component with the exact score (the drift is
 // affine in y), a control constant in y and a linear reward.  The ground truth
-// of the unbiasedness checks (include/hjbft/policy_gradient.hpp).
+// of the unbiasedness checks (include/hjbft/solvers/pg.hpp).
 #include <stdexcept>
 
 #include "hjbft/simulation/sampler.hpp"  // batch_score

@@ -1,4 +1,4 @@
-// Policy-gradient estimators on the Euler-Maruyama chain (include/hjbft/policy_gradient.hpp;
+// Policy-gradient estimators on the Euler-Maruyama chain (include/hjbft/solvers/pg.hpp;
 // the derivations are in docs/policy_gradient.md).
 #include <cmath>
 #include <stdexcept>
