@@ -713,14 +713,8 @@ void BellmanGridSolver::record_pi_iteration(int m, double du, double dv, const E
   hist_.add("iteration", m);
   hist_.add("control_change", du);
   hist_.add("value_change", dv);
-  const auto& ch = hist_.columns["control_change"];
-  hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? du / ch[ch.size() - 2] : NAN);
-  hist_.add("error_value_sup", e.value_sup);
-  hist_.add("error_value_l2", e.value_l2);
-  hist_.add("error_control_sup", e.control_sup);
-  hist_.add("error_control_l2", e.control_l2);
-  const auto& es = hist_.columns["error_control_sup"];
-  hist_.add("error_ratio", es.size() > 1 && es[es.size() - 2] > 0 ? e.control_sup / es[es.size() - 2] : NAN);
+  hist_.add("change_ratio", hist_.ratio_to_previous("control_change"));
+  add_field_errors(hist_, e.value_sup, e.value_l2, e.control_sup, e.control_l2);
   hist_.add("objective", J);
   hist_.add("objective_gap", J_opt_ - J);
   hist_.add("wall_time", wall);

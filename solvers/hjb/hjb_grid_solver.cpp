@@ -282,9 +282,7 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
     hist_.add("control_change", change);
     hist_.add("value_change", value_change);
     hist_.add("hjb_residual", hjb_res);
-    const auto& ch = hist_.columns["control_change"];
-    // Undefined (NaN) at the first iteration: there is no previous change.
-    hist_.add("change_ratio", ch.size() > 1 && ch[ch.size() - 2] > 0 ? change / ch[ch.size() - 2] : NAN);
+    hist_.add("change_ratio", hist_.ratio_to_previous("control_change"));  // NaN at the first iteration
   }
   std::vector<::Vec> saved;
   for (PetscInt j : g_.saved_steps()) saved.push_back(V_[j]);
@@ -294,12 +292,7 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
   Errors e;
   if (exact_) {
     e = errors(V_);
-    hist_.add("error_value_sup", e.value_sup);
-    hist_.add("error_value_l2", e.value_l2);
-    hist_.add("error_control_sup", e.control_sup);
-    hist_.add("error_control_l2", e.control_l2);
-    const auto& es = hist_.columns["error_control_sup"];
-    hist_.add("error_ratio", es.size() > 1 && es[es.size() - 2] > 0 ? e.control_sup / es[es.size() - 2] : NAN);
+    add_field_errors(hist_, e.value_sup, e.value_l2, e.control_sup, e.control_l2);
     last_errors_ = e;
   }
   hist_.add("linear_iterations", static_cast<double>(lin_its));
