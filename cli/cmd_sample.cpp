@@ -4,17 +4,15 @@
 // for eta > 0), the objective, and distances to the tilted law (or to p_data
 // without control).  The work is solvers/sample's; this file reads the
 // options, prints and writes.
-#include <unistd.h>
-
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
 #include <sstream>
 
 #include "commands.hpp"
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/mpi.hpp"
 #include "hjbft/core/options.hpp"
+#include "hjbft/io/field_io.hpp"  // output_writable
 #include "hjbft/io/serial_writer.hpp"
 #include "hjbft/solvers/sample.hpp"
 
@@ -93,11 +91,7 @@ void check(const SampleOptions& so, const std::string& out) {
   if (so.pool_factor < 1) throw InputError("-init_pool_factor", "must be >= 1");
   if (so.compare != "auto" && so.compare != "tilted" && so.compare != "data" && so.compare != "none")
     throw InputError("-compare", "unknown value '" + so.compare + "' (allowed: auto, tilted, data, none)");
-  namespace fs = std::filesystem;
-  const fs::path dir = fs::absolute(fs::path(out)).parent_path();
-  if (out.empty() || !fs::is_directory(dir) || access(dir.c_str(), W_OK) != 0 || fs::is_directory(out))
-    throw InputError("-o", "cannot write '" + out + "': its directory does not exist or is not writable, "
-                           "or the name is a directory");
+  if (!output_writable(out)) throw unwritable_output(out);
 }
 
 SamplerSettings sampler_settings(const SampleOptions& so, const Problem& problem) {

@@ -23,6 +23,18 @@ int rank_of(MPI_Comm comm) {
 
 }  // namespace
 
+bool output_writable(const std::string& path) {
+  namespace fs = std::filesystem;
+  if (path.empty()) return false;
+  const fs::path dir = fs::absolute(fs::path(path)).parent_path();
+  return fs::is_directory(dir) && access(dir.c_str(), W_OK) == 0 && !fs::is_directory(path);
+}
+
+InputError unwritable_output(const std::string& path) {
+  return InputError("-o", "cannot write '" + path + "': its directory does not exist or is not writable, "
+                          "or the name is a directory");
+}
+
 FieldWriter::FieldWriter(const Grid& grid, std::string path, const std::string& solver)
     : grid_(grid), path_(std::move(path)) {
   H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);  // errors are reported by hjbft, not by HDF5's stack dump
@@ -30,16 +42,10 @@ FieldWriter::FieldWriter(const Grid& grid, std::string path, const std::string& 
   if (path_.empty()) throw InputError("-o", "an output file name is required");
   int ok = 1;
   long pid = static_cast<long>(getpid());
-  if (rank_of(comm) == 0) {
-    namespace fs = std::filesystem;
-    const fs::path dir = fs::absolute(fs::path(path_)).parent_path();
-    ok = fs::is_directory(dir) && access(dir.c_str(), W_OK) == 0 && !fs::is_directory(path_);
-  }
+  if (rank_of(comm) == 0) ok = output_writable(path_);
   MPI_Bcast(&ok, 1, MPI_INT, 0, comm);
   MPI_Bcast(&pid, 1, MPI_LONG, 0, comm);
-  if (!ok)
-    throw InputError("-o", "cannot write '" + path_ + "': its directory does not exist or is not writable, "
-                           "or the name is a directory");
+  if (!ok) throw unwritable_output(path_);
   tmp_ = path_ + ".tmp." + std::to_string(pid);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);

@@ -18,11 +18,18 @@
 #include <string>
 #include <vector>
 
+#include "hjbft/core/errors.hpp"
 #include "hjbft/core/limits.hpp"  // kLargestField, which the writer refuses beyond
 #include "hjbft/grid/grid.hpp"
 
 namespace hjbft {
 
+
+// True when `path` can be created: its directory exists and is writable, and
+// the name is not a directory.  The writers refuse other names up front with
+// unwritable_output(path), InputError("-o", ...), so no solve runs for nothing.
+bool output_writable(const std::string& path);
+InputError unwritable_output(const std::string& path);
 
 class FieldWriter {
 public:
