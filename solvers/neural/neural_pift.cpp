@@ -193,10 +193,7 @@ bool NeuralPiftSolver::run() {
     hist_.add("time_fit_control", t3 - t2);
     hist_.add("time_measure", t4 - t3);
     hist_.add("wall_time", t4 - t0);
-    auto last = [&](const char* name) {
-      auto it = hist_.columns.find(name);
-      return it == hist_.columns.end() ? NAN : it->second.back();
-    };
+    auto last = [&](const char* name) { return hist_.last(name); };
     if (rank_ == 0 && o_.monitor) {
       std::printf("  k=%2d  J(u^k) %.5f +- %.5f", k, last("objective"), last("objective_se"));
       if (hist_.columns.count("objective_gap"))

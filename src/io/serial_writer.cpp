@@ -6,6 +6,7 @@
 #include <cstdio>
 
 #include "hjbft/core/errors.hpp"
+#include "hjbft/io/hdf5_util.hpp"
 
 namespace hjbft {
 
@@ -15,38 +16,38 @@ SerialWriter::SerialWriter(std::string path) : path_(std::move(path)) {
   file_ = H5Fcreate(tmp_.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
   if (file_ < 0) throw InputError("-o", "cannot create '" + tmp_ + "' (temporary name of the output file)");
 }
+
 SerialWriter::~SerialWriter() {
   if (file_ >= 0) H5Fclose(file_);
   if (!committed_) std::remove(tmp_.c_str());
 }
+
 void SerialWriter::matrix(const std::string& name, const Matrix& M) {
   const Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor> R = M;
   const hsize_t dims[2] = {static_cast<hsize_t>(R.rows()), static_cast<hsize_t>(R.cols())};
   write(name, 2, dims, R.data());
 }
+
 void SerialWriter::vector(const std::string& name, const Vector& v) {
   const hsize_t dims[1] = {static_cast<hsize_t>(v.size())};
   write(name, 1, dims, v.data());
 }
+
 void SerialWriter::attr(const std::string& name, double value) {
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
-  const herr_t st = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, &value);
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  if (st < 0) throw SolverError("HDF5: cannot write attribute " + name);
+  const h5::Id sp{H5Screate(H5S_SCALAR), H5Sclose};
+  const h5::Id a{H5Acreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &value) < 0) throw SolverError("HDF5: cannot write attribute " + name);
 }
+
 void SerialWriter::attr(const std::string& name, const std::string& value) {
-  hid_t type = H5Tcopy(H5T_C_S1);
+  const h5::Id type{H5Tcopy(H5T_C_S1), H5Tclose};
   H5Tset_size(type, std::max<std::size_t>(1, value.size()));
-  hid_t sp = H5Screate(H5S_SCALAR);
-  hid_t a = H5Acreate2(file_, name.c_str(), type, sp, H5P_DEFAULT, H5P_DEFAULT);
-  const herr_t st = a < 0 ? -1 : H5Awrite(a, type, value.empty() ? " " : value.c_str());
-  if (a >= 0) H5Aclose(a);
-  H5Sclose(sp);
-  H5Tclose(type);
-  if (st < 0) throw SolverError("HDF5: cannot write attribute " + name);
+  const h5::Id sp{H5Screate(H5S_SCALAR), H5Sclose};
+  const h5::Id a{H5Acreate2(file_, name.c_str(), type, sp, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (a < 0 || H5Awrite(a, type, value.empty() ? " " : value.c_str()) < 0)
+    throw SolverError("HDF5: cannot write attribute " + name);
 }
+
 void SerialWriter::commit() {
   if (H5Fclose(file_) < 0) throw SolverError("HDF5: cannot close " + tmp_);
   file_ = -1;
@@ -55,15 +56,11 @@ void SerialWriter::commit() {
 }
 
 void SerialWriter::write(const std::string& name, int rank, const hsize_t* dims, const double* data) {
-  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-  H5Pset_create_intermediate_group(lcpl, 1);
-  hid_t sp = H5Screate_simple(rank, dims, nullptr);
-  hid_t d = H5Dcreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-  const herr_t st = d < 0 ? -1 : H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data);
-  if (d >= 0) H5Dclose(d);
-  H5Sclose(sp);
-  H5Pclose(lcpl);
-  if (st < 0) throw SolverError("HDF5: cannot write dataset " + name);
+  const h5::Id lcpl{h5::lcpl_with_parents(), H5Pclose};
+  const h5::Id sp{H5Screate_simple(rank, dims, nullptr), H5Sclose};
+  const h5::Id d{H5Dcreate2(file_, name.c_str(), H5T_NATIVE_DOUBLE, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Dclose};
+  if (d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
+    throw SolverError("HDF5: cannot write dataset " + name);
 }
 
 }  // namespace hjbft

@@ -34,7 +34,6 @@ public:
     return *this;
   }
   operator ::Vec() const { return v_; }
-  ::Vec get() const { return v_; }
 
 private:
   ::Vec v_ = nullptr;
