@@ -72,19 +72,15 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
 
   // A_j for the current step; A_{j+1} (with its theta) for the explicit part.
   to_local(V_[0], loc_);
-  op_->op.assemble(g_.time(0), theta_at(0), dt, loc_, op_->A, nullptr);
+  op_->op.assemble(g_.time(0), theta_at(0), dt, drift(0), loc_, op_->A, nullptr);
   for (PetscInt j = 0; j < g_.nt(); ++j) {
     const double theta = theta_at(j);
-    HJBFT_PETSC(KSPSetOperators(ksp_, op_->A, op_->A));
     HJBFT_PETSC(VecCopy(mu, w));
-    HJBFT_PETSC(KSPSolveTranspose(ksp_, mu, w));
-    KSPConvergedReason reason;
-    HJBFT_PETSC(KSPGetConvergedReason(ksp_, &reason));
-    if (reason < 0) throw SolverError("Fokker-Planck: transpose solve failed at step " + std::to_string(j));
+    step_->solve(op_->A, mu, w, g_.time(j), true);
     // The operator of the next step: theta_at(j+1), or theta = 1 at t = T (as in the sweeps).
     const double theta_next = j + 1 < g_.nt() ? theta_at(j + 1) : 1.0;
     to_local(V_[j + 1], loc_);
-    op_->op.assemble(g_.time(j + 1), theta_next, dt, loc_, op_->Aprev, nullptr);
+    op_->op.assemble(g_.time(j + 1), theta_next, dt, drift(j + 1), loc_, op_->Aprev, nullptr);
     HJBFT_PETSC(VecCopy(w, mu));
     if (theta < 1) {  // mu += (1-theta)/theta_next (w - A_{j+1}^T w)
       HJBFT_PETSC(MatMultTranspose(op_->Aprev, w, op_->work));

@@ -7,6 +7,8 @@
 
 #include "hjb_operator.hpp"
 #include "hjb_solver_internal.hpp"
+#include "hjb_memory.hpp"
+#include "hjb_step_solver.hpp"
 #include "hjbft/core/errors.hpp"
 #include "hjbft/core/text.hpp"
 #include "hjbft/solvers/hjb.hpp"
@@ -20,7 +22,7 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
   PetscCall(PetscStrncpy(adv, o->advection.c_str(), sizeof adv));
   PetscCall(PetscStrncpy(em, o->exact_method.c_str(), sizeof em));
   PetscCall(PetscStrncpy(fp, o->fp_init.c_str(), sizeof fp));
-  PetscBool mon = o->monitor ? PETSC_TRUE : PETSC_FALSE;
+  PetscBool mon = o->monitor ? PETSC_TRUE : PETSC_FALSE, dcache = o->drift_cache ? PETSC_TRUE : PETSC_FALSE;
   PetscOptionsBegin(comm, nullptr, "Grid HJB solver (hjbft solve)", nullptr);
   PetscCall(PetscOptionsString("-hjb_method", "pi (global policy iteration) | howard (per time step) | colehopf",
                                nullptr, method, method, sizeof method, nullptr));
@@ -37,6 +39,16 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
                              &o->howard_tol, nullptr));
   PetscCall(PetscOptionsInt("-howard_max_it", "Howard: maximum iterations per step", nullptr, o->howard_max_it,
                             &o->howard_max_it, nullptr));
+  PetscCall(PetscOptionsBool("-hjb_drift_cache",
+                             "PI: keep the reference drift of every step (nt+1 x N x d numbers) instead of "
+                             "recomputing the score in every sweep",
+                             nullptr, dcache, &dcache, nullptr));
+  PetscCall(PetscOptionsInt("-hjb_pc_refresh",
+                            "Rebuild the preconditioner at every N-th linear solve only (1: every solve)", nullptr,
+                            o->pc_refresh, &o->pc_refresh, nullptr));
+  PetscCall(PetscOptionsReal("-memory_limit",
+                             "Refuse to start when the estimated memory need per rank exceeds this many MiB (0: none)",
+                             nullptr, o->memory_limit, &o->memory_limit, nullptr));
   PetscCall(PetscOptionsReal("-colehopf_trust",
                              "Cole-Hopf: smallest phi/max(phi) trusted inside the mass region (else an error)", nullptr,
                              o->colehopf_trust, &o->colehopf_trust, nullptr));
@@ -53,6 +65,7 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
   o->exact_method = em;
   o->fp_init = fp;
   o->monitor = mon;
+  o->drift_cache = dcache;
   PetscFunctionReturn(0);
 }
 
@@ -70,6 +83,8 @@ void validate(const Problem& p, const HjbOptions& o) {
   if (o.pi_max_it < 1) throw InputError("-pi_max_it", "must be >= 1");
   if (!(o.howard_tol > 0)) throw InputError("-howard_tol", "must be > 0");
   if (o.howard_max_it < 1) throw InputError("-howard_max_it", "must be >= 1");
+  if (o.pc_refresh < 1) throw InputError("-hjb_pc_refresh", "must be >= 1 (1: a new preconditioner every solve)");
+  if (!(o.memory_limit >= 0)) throw InputError("-memory_limit", "must be >= 0 MiB (0: no limit)");
   if (!(o.colehopf_trust > 0 && o.colehopf_trust < 1)) throw InputError("-colehopf_trust", "must be in (0, 1)");
   if (!(o.mass > 0 && o.mass < 1)) throw InputError("-error_mass", "must be in (0, 1)");
   if (o.fp_init != "none" && o.fp_init != "exact" && o.fp_init != "gaussian" && o.fp_init != "tilted")
@@ -90,28 +105,27 @@ HjbGridSolver::HjbGridSolver(const Problem& problem, const Grid& grid, const Hjb
 void HjbGridSolver::init() {
   validate(p_, o_);
   exact_ = make_exact_solution(p_, o_.exact_method);
+  check_memory();
   if (p_.eta() == 0 && o_.advection != "upwind" && o_.monitor)
     HJBFT_PETSC(PetscPrintf(g_.comm(), "  note: eta = 0 has no diffusion, so the scheme is upwind everywhere\n"));
   op_ = std::make_unique<Operator>(p_, g_, o_.advection == "upwind");
   HJBFT_PETSC(DMCreateMatrix(g_.da(), &op_->A));
   HJBFT_PETSC(DMCreateMatrix(g_.da(), &op_->Aprev));
+  op_->op.set_pattern(op_->A);
+  op_->op.set_pattern(op_->Aprev);
   HJBFT_PETSC(DMCreateGlobalVector(g_.da(), &op_->cost));
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->costprev));
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->rhs));
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->work));
   HJBFT_PETSC(DMCreateGlobalVector(g_.da_vector(), &op_->U));
   HJBFT_PETSC(VecDuplicate(op_->U, &op_->U2));
+  for (::Vec& b : op_->drift_slot) HJBFT_PETSC(VecDuplicate(op_->U, &b));
+  if (o_.method == "pi" && o_.drift_cache) op_->drift_all.assign(g_.nt() + 1, nullptr);
   HJBFT_PETSC(DMCreateLocalVector(g_.da(), &loc_));
   HJBFT_PETSC(VecDuplicate(loc_, &loc2_));
   HJBFT_PETSC(DMCreateLocalVector(g_.da_box(), &locbox_));
 
-  HJBFT_PETSC(KSPCreate(g_.comm(), &ksp_));
-  HJBFT_PETSC(KSPSetDM(ksp_, g_.da()));
-  HJBFT_PETSC(KSPSetDMActive(ksp_, PETSC_FALSE));
-  HJBFT_PETSC(KSPSetType(ksp_, KSPGMRES));
-  HJBFT_PETSC(KSPSetTolerances(ksp_, 1e-13, 1e-50, PETSC_DEFAULT, 2000));
-  HJBFT_PETSC(KSPSetInitialGuessNonzero(ksp_, PETSC_TRUE));
-  HJBFT_PETSC(KSPSetFromOptions(ksp_));
+  step_ = std::make_unique<StepSolver>(g_, o_.ksp_rtol, o_.pc_refresh);
 
   V_.resize(g_.nt() + 1);
   for (auto& v : V_) HJBFT_PETSC(VecDuplicate(op_->cost, &v));
@@ -144,14 +158,31 @@ void HjbGridSolver::release() noexcept {
   VecDestroy(&loc_);
   VecDestroy(&loc2_);
   VecDestroy(&locbox_);
-  KSPDestroy(&ksp_);
+  step_.reset();
   op_.reset();
 }
 
 HjbGridSolver::Operator::~Operator() {
   MatDestroy(&A);
   MatDestroy(&Aprev);
-  for (::Vec* v : {&cost, &costprev, &rhs, &work, &U, &U2}) VecDestroy(v);
+  for (::Vec* v : {&cost, &costprev, &rhs, &work, &U, &U2, &drift_slot[0], &drift_slot[1]}) VecDestroy(v);
+  for (::Vec& v : drift_all) VecDestroy(&v);
+}
+
+// The estimated need, reported before anything large is allocated, and the
+// -memory_limit refusal.
+void HjbGridSolver::check_memory() {
+  const MemoryEstimate m = estimate_memory(g_, o_, exact_ != nullptr);
+  summary_["memory_estimate_mib"] = m.total_mib();
+  if (o_.monitor) HJBFT_PETSC(PetscPrintf(g_.comm(), "  memory: %s\n", m.describe().c_str()));
+  if (o_.memory_limit > 0 && m.total_mib() > o_.memory_limit)
+    throw InputError("-memory_limit",
+                     format("this solve needs %s, more than the limit of %g MiB; %s", m.describe().c_str(),
+                            o_.memory_limit,
+                            o_.method == "pi" ? "global PI stores the whole horizon twice: use -hjb_method howard or "
+                                                "colehopf (one step at a time), -hjb_drift_cache 0, fewer points or "
+                                                "time steps, or more ranks"
+                                              : "use fewer points or time steps, or more ranks"));
 }
 
 double HjbGridSolver::theta_at(PetscInt j) const {
@@ -327,6 +358,7 @@ void HjbGridSolver::solve() {
   }
   HJBFT_PETSC(PetscTime(&t1));
   summary_["wall_time"] = t1 - t0;
+  summary_["peak_rss_mib"] = peak_rss_mib(g_.comm());
   if (exact_) {  // the final fields are the last ones record() measured
     const Errors& e = last_errors_;
     summary_["error_value_sup"] = e.value_sup;

@@ -10,19 +10,42 @@
 namespace hjbft {
 
 namespace {
+PetscClassId hjbft_class() {
+  static PetscClassId cid = 0;
+  if (!cid) HJBFT_PETSC(PetscClassIdRegister("hjbft", &cid));
+  return cid;
+}
 PetscLogEvent assemble_event() {
   static PetscLogEvent ev = -1;
-  if (ev < 0) {
-    PetscClassId cid;
-    HJBFT_PETSC(PetscClassIdRegister("hjbft", &cid));
-    HJBFT_PETSC(PetscLogEventRegister("HJBAssemble", cid, &ev));
-  }
+  if (ev < 0) HJBFT_PETSC(PetscLogEventRegister("HJBAssemble", hjbft_class(), &ev));
+  return ev;
+}
+PetscLogEvent drift_event() {
+  static PetscLogEvent ev = -1;
+  if (ev < 0) HJBFT_PETSC(PetscLogEventRegister("HJBDrift", hjbft_class(), &ev));
   return ev;
 }
 }  // namespace
 
 HjbOperator::HjbOperator(const Problem& p, const Grid& g, bool upwind_only) : p_(p), g_(g), upwind_only_(upwind_only) {
   assemble_event();
+  drift_event();
+}
+
+void HjbOperator::reference_drift(double t, ::Vec B) const {
+  const int d = g_.dim();
+  const double lin = p_.control.drift_linear(t), sfac = p_.control.drift_score_factor(t);
+  const FastGmmScore score(p_.score.at_tau(p_.T() - t).marginal(), p_.score.error());
+  PetscScalar* ba;
+  HJBFT_PETSC(PetscLogEventBegin(drift_event(), 0, 0, 0, 0));
+  HJBFT_PETSC(VecGetArray(B, &ba));
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>&, const Vector& x) {
+    double s[3];
+    score(x.data(), s);
+    for (int a = 0; a < d; ++a) ba[idx * d + a] = lin * x[a] + sfac * s[a];
+  });
+  HJBFT_PETSC(VecRestoreArray(B, &ba));
+  HJBFT_PETSC(PetscLogEventEnd(drift_event(), 0, 0, 0, 0));
 }
 
 bool HjbOperator::interior(const std::array<PetscInt, 3>& g) const {
@@ -87,12 +110,12 @@ std::pair<double, double> axis_coefficients(double adv, double D, double h, bool
 
 }  // namespace
 
-void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A, ::Vec cost) const {
+void HjbOperator::assemble(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat A, ::Vec cost) const {
   const int d = g_.dim();
   const ControlCoefficients cc = p_.control.coefficients(t);
   const double gain = cc.gain(), D = 0.5 * cc.Sigma * cc.Sigma;
-  const double lin = p_.control.drift_linear(t), sfac = p_.control.drift_score_factor(t);
-  const FastGmmScore score(p_.score.at_tau(p_.T() - t).marginal(), p_.score.error());
+  const PetscScalar* ba;
+  HJBFT_PETSC(VecGetArrayRead(drift, &ba));
   const PetscScalar* va = nullptr;
   GhostedArray v;
   if (ctrl) {
@@ -101,12 +124,10 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
   }
   PetscScalar* ca = nullptr;
   if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
-  // Every entry of the star pattern is overwritten below: no MatZeroEntries needed.
   HJBFT_PETSC(PetscLogEventBegin(assemble_event(), 0, 0, 0, 0));
-  const GhostedArray loc = ghosted_view(g_.da());  // for local indices
-  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector& x) {
-    double s[3], u[3] = {0, 0, 0};
-    score(x.data(), s);
+  PetscScalar* val = coo_values_.data();
+  g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
+    double u[3] = {0, 0, 0};
     if (ctrl) {
       gradient(v, gi, u);
       for (int a = 0; a < d; ++a) u[a] *= gain;
@@ -116,37 +137,47 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec ctrl, Mat A,
       for (int a = 0; a < d; ++a) u2 += u[a] * u[a];
       ca[idx] = -cc.cost_rate(u2);
     }
-    // Ghosted local indices (the DM's local-to-global map turns them into global ones).
-    const PetscInt row = loc.index(gi);
-    PetscInt col[7];
-    PetscScalar val[7];
-    col[0] = row;
+    PetscScalar* diag_entry = val++;
     double diag = 0;
-    int n = 1;
     for (int a = 0; a < d; ++a) {
-      const double h = g_.h(a);
       const bool left = gi[a] == 0, right = gi[a] == g_.n(a) - 1;
-      const auto [lo, hi] = axis_coefficients(lin * x[a] + sfac * s[a] + cc.B * u[a], D, h, left, right, upwind_only_);
+      const auto [lo, hi] = axis_coefficients(ba[idx * d + a] + cc.B * u[a], D, g_.h(a), left, right, upwind_only_);
       diag -= lo + hi;
-      // Every existing neighbour is inserted, zero or not, so the nonzero
-      // pattern (the star stencil) is the same at every step.
-      if (!left) {
-        col[n] = row - loc.stride(a);
-        val[n++] = -theta * dt * lo;
-      }
-      if (!right) {
-        col[n] = row + loc.stride(a);
-        val[n++] = -theta * dt * hi;
-      }
+      // Every existing neighbour gets a value, zero or not: the pattern is fixed.
+      if (!left) *val++ = -theta * dt * lo;
+      if (!right) *val++ = -theta * dt * hi;
     }
-    val[0] = 1.0 - theta * dt * diag;
-    HJBFT_PETSC(MatSetValuesLocal(A, 1, &row, n, col, val, INSERT_VALUES));
+    *diag_entry = 1.0 - theta * dt * diag;
   });
-  HJBFT_PETSC(MatAssemblyBegin(A, MAT_FINAL_ASSEMBLY));
-  HJBFT_PETSC(MatAssemblyEnd(A, MAT_FINAL_ASSEMBLY));
+  HJBFT_PETSC(MatSetValuesCOO(A, coo_values_.data(), INSERT_VALUES));
+  HJBFT_PETSC(VecRestoreArrayRead(drift, &ba));
   if (ctrl) HJBFT_PETSC(VecRestoreArrayRead(ctrl, &va));
   if (cost) HJBFT_PETSC(VecRestoreArray(cost, &ca));
   HJBFT_PETSC(PetscLogEventEnd(assemble_event(), 0, 0, 0, 0));
+}
+
+void HjbOperator::set_pattern(Mat A) const {
+  const int d = g_.dim();
+  std::vector<PetscInt> rows, cols;
+  const GhostedArray loc = ghosted_view(g_.da());  // ghosted local indices
+  g_.for_each_local([&](PetscInt, const std::array<PetscInt, 3>& gi, const Vector&) {
+    const PetscInt row = loc.index(gi);
+    rows.push_back(row);
+    cols.push_back(row);
+    for (int a = 0; a < d; ++a) {
+      if (gi[a] != 0) {
+        rows.push_back(row);
+        cols.push_back(row - loc.stride(a));
+      }
+      if (gi[a] != g_.n(a) - 1) {
+        rows.push_back(row);
+        cols.push_back(row + loc.stride(a));
+      }
+    }
+  });
+  coo_values_.resize(rows.size());
+  // Local indices through the DM's local-to-global map (the arrays are overwritten).
+  HJBFT_PETSC(MatSetPreallocationCOOLocal(A, static_cast<PetscCount>(rows.size()), rows.data(), cols.data()));
 }
 
 void HjbOperator::control(double t, ::Vec Vlocal, ::Vec U) const {

@@ -14,9 +14,21 @@ namespace hjbft {
 class HjbOperator {
 public:
   HjbOperator(const Problem& p, const Grid& g, bool upwind_only);
+  // The reference drift b(t, x) = lin(t) x + sfac(t) s(x, T - t) at the owned points
+  // (B has dof d).  It holds the score, the costly part of the operator, and does
+  // not depend on the control: the solver computes it once per time step and
+  // reuses it across policy-iteration sweeps and Howard iterations.
+  void reference_drift(double t, ::Vec B) const;
+  // Gives A (from DMCreateMatrix) the operator's nonzero pattern in COO form:
+  // per owned row, in for_each_local order, the diagonal and then, axis by
+  // axis, the lower and upper neighbour where they exist.  assemble() then
+  // writes the values in that order with one MatSetValuesCOO (no per-row
+  // insertion; a CUDA matrix takes them in one copy).
+  void set_pattern(Mat A) const;
   // A = I - theta dt L_u(t), cost = c_u(t) = -beta/2 Lambda |u|^2 (may be null).
+  // drift: reference_drift(t) (global, dof d).
   // ctrl: ghosted local vector of the value that defines u = gain grad_h V, or null (u = 0).
-  void assemble(double t, double theta, double dt, ::Vec ctrl, Mat A, ::Vec cost) const;
+  void assemble(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat A, ::Vec cost) const;
   // u = gain grad_h V at time t; V given as a ghosted local vector; U has dof d.
   void control(double t, ::Vec Vlocal, ::Vec U) const;
   // grad_h V at an owned point (central inside, one-sided at the box edge).
@@ -29,6 +41,7 @@ private:
   const Problem& p_;
   const Grid& g_;
   bool upwind_only_;
+  mutable std::vector<PetscScalar> coo_values_;  // assemble()'s work array, in set_pattern()'s order
 };
 
 }  // namespace hjbft

@@ -1,6 +1,7 @@
 #pragma once
 // The solver's operator and work vectors (private to solvers/hjb/).
 #include "hjb_operator.hpp"
+#include "hjb_step_solver.hpp"
 #include "hjbft/solvers/hjb.hpp"
 
 namespace hjbft {
@@ -13,6 +14,12 @@ struct HjbGridSolver::Operator {
   ::Vec cost = nullptr, costprev = nullptr;            // c_u at steps j and j+1
   ::Vec rhs = nullptr, work = nullptr;
   ::Vec U = nullptr, U2 = nullptr;                     // dof-d work vectors
+  // Reference drift b(t_j, x) (dof d): of every step (global PI with
+  // -hjb_drift_cache), else the two most recent steps asked for (a sweep
+  // needs t_j and t_{j+1}).  Computed once, on first use.
+  std::vector<::Vec> drift_all;
+  ::Vec drift_slot[2] = {nullptr, nullptr};
+  PetscInt drift_slot_step[2] = {-1, -1};
 };
 
 }  // namespace hjbft

@@ -11,20 +11,23 @@
 
 namespace hjbft {
 
-namespace {
-PetscInt solve_step(KSP ksp, Mat A, ::Vec rhs, ::Vec x, double t) {
-  HJBFT_PETSC(KSPSetOperators(ksp, A, A));
-  HJBFT_PETSC(KSPSolve(ksp, rhs, x));
-  KSPConvergedReason reason;
-  HJBFT_PETSC(KSPGetConvergedReason(ksp, &reason));
-  if (reason < 0)
-    throw SolverError("linear solver failed at t = " + std::to_string(t) + " (" + KSPConvergedReasons[reason] +
-                      "); try another -ksp_type / -pc_type");
-  PetscInt its;
-  HJBFT_PETSC(KSPGetIterationNumber(ksp, &its));
-  return its;
+
+::Vec HjbGridSolver::drift(PetscInt j) {
+  Operator& o = *op_;
+  if (!o.drift_all.empty()) {
+    if (!o.drift_all[j]) {
+      HJBFT_PETSC(VecDuplicate(o.U, &o.drift_all[j]));
+      o.op.reference_drift(g_.time(j), o.drift_all[j]);
+    }
+    return o.drift_all[j];
+  }
+  const int k = static_cast<int>(j % 2);  // a sweep's steps j and j+1 land in different slots
+  if (o.drift_slot_step[k] != j) {
+    o.op.reference_drift(g_.time(j), o.drift_slot[k]);
+    o.drift_slot_step[k] = j;
+  }
+  return o.drift_slot[k];
 }
-}  // namespace
 
 void HjbGridSolver::build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost) {
   const double dt = g_.dt();
@@ -47,13 +50,13 @@ void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !have_prev) {  // Crank-Nicolson from the first step: operator at t_{j+1} too
       if (Vprev) to_local((*Vprev)[j + 1], loc_);
-      op_->op.assemble(g_.time(j + 1), 1.0, dt, Vprev ? loc_ : nullptr, op_->Aprev, op_->costprev);
+      op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), Vprev ? loc_ : nullptr, op_->Aprev, op_->costprev);
     }
     if (Vprev) to_local((*Vprev)[j], loc_);
-    op_->op.assemble(t, theta, dt, Vprev ? loc_ : nullptr, op_->A, op_->cost);
+    op_->op.assemble(t, theta, dt, drift(j), Vprev ? loc_ : nullptr, op_->A, op_->cost);
     build_rhs(Vout[j + 1], theta, theta_prev, true);
     HJBFT_PETSC(VecCopy(Vout[j + 1], Vout[j]));
-    *lin_its += solve_step(ksp_, op_->A, op_->rhs, Vout[j], t);
+    *lin_its += step_->solve(op_->A, op_->rhs, Vout[j], t);
     std::swap(op_->A, op_->Aprev);
     std::swap(op_->cost, op_->costprev);
     theta_prev = theta;
@@ -71,15 +74,15 @@ void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !have_prev) {
       to_local(V_[j + 1], loc_);
-      op_->op.assemble(g_.time(j + 1), 1.0, dt, loc_, op_->Aprev, op_->costprev);
+      op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), loc_, op_->Aprev, op_->costprev);
     }
     HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));  // first policy: the control of the later step
     for (PetscInt it = 0;; ++it) {
       to_local(V_[j], loc2_);
-      op_->op.assemble(t, theta, dt, loc2_, op_->A, op_->cost);
+      op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);
       build_rhs(V_[j + 1], theta, theta_prev, true);
       HJBFT_PETSC(VecCopy(V_[j], op_->work));
-      *lin_its += solve_step(ksp_, op_->A, op_->rhs, V_[j], t);
+      *lin_its += step_->solve(op_->A, op_->rhs, V_[j], t);
       ++*howard_its;
       HJBFT_PETSC(VecAYPX(op_->work, -1.0, V_[j]));  // V_new - V_old
       to_local(op_->work, loc_);
@@ -154,11 +157,11 @@ void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
   PhiToValue to_value{o_.colehopf_trust};
   for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
-    if (theta < 1 && !have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, nullptr, op_->Aprev, nullptr);
-    op_->op.assemble(t, theta, dt, nullptr, op_->A, nullptr);
+    if (theta < 1 && !have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), nullptr, op_->Aprev, nullptr);
+    op_->op.assemble(t, theta, dt, drift(j), nullptr, op_->A, nullptr);
     build_rhs(next, theta, theta_prev, false);
     HJBFT_PETSC(VecCopy(next, cur));
-    *lin_its += solve_step(ksp_, op_->A, op_->rhs, cur, t);
+    *lin_its += step_->solve(op_->A, op_->rhs, cur, t);
     PetscReal mx;
     HJBFT_PETSC(VecMax(cur, nullptr, &mx));
     if (!(mx > 0) || !std::isfinite(mx))

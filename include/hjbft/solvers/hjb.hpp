@@ -39,6 +39,8 @@
 
 namespace hjbft {
 
+class StepSolver;
+
 struct HjbOptions {
   std::string method = "pi";
   std::string advection = "auto";  // auto (hybrid) | upwind
@@ -48,6 +50,10 @@ struct HjbOptions {
   PetscInt pi_max_it = 50;
   double howard_tol = 1e-9;
   PetscInt howard_max_it = 50;
+  bool drift_cache = true;
+  double ksp_rtol = 1e-13;        // relative residual of each step's linear solve
+  PetscInt pc_refresh = 1;        // rebuild the preconditioner every pc_refresh solves
+  double memory_limit = 0;        // MiB per rank; refuse a larger estimated need (0: no limit)        // PI: keep the reference drift of every step
   double colehopf_trust = 1e-8;  // phi / max phi below this: V = beta log phi untrusted
   double mass = 0.999;  // error norms: region holding this much reference mass
   std::string exact_method = "auto";
@@ -86,6 +92,7 @@ private:
     double value_sup = 0, value_l2 = 0, control_sup = 0, control_l2 = 0, value_sup_box = 0;
   };
   void init();              // the constructor's work
+  void check_memory();      // report the estimated need; -memory_limit
   void release() noexcept;  // destroys every PETSc object (destructor, failed constructor)
   void policy_iteration();
   // V_out <- value of the control gain grad Vprev (u = 0 when Vprev is null), all steps.
@@ -96,7 +103,8 @@ private:
   // rhs = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}) from the
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
   void build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost);
-  double theta_at(PetscInt j) const;  // theta of the step t_{j+1} -> t_j
+  double theta_at(PetscInt j) const;
+  ::Vec drift(PetscInt j);  // reference drift b(t_j, .), computed once (see Operator)  // theta of the step t_{j+1} -> t_j
   void to_local(::Vec global, ::Vec local) const;
   void setup_reference();
   void fp_initial_law(::Vec mu) const;              // Fokker-Planck: the law -fp_init at t = 0
@@ -110,7 +118,7 @@ private:
   const Grid& g_;
   HjbOptions o_;
   std::unique_ptr<Operator> op_;
-  KSP ksp_ = nullptr;
+  std::unique_ptr<StepSolver> step_;  // the linear solve of each time step
   ::Vec loc_ = nullptr, loc2_ = nullptr;  // ghosted work vectors
   ::Vec locbox_ = nullptr;                // ghosted, box stencil (Hessians)
   std::vector<::Vec> V_, Vold_;           // value at every time step (current, previous iterate)

@@ -1,0 +1,45 @@
+#pragma once
+// The linear solve of each implicit time step, (I - theta dt L_u) V^j = rhs
+// (private to solvers/hjb/).
+//
+// One KSP for the whole run, configured from the options database.  Its PC
+// gets the grid's DMDA, so geometric multigrid works from the options alone:
+// -pc_type mg coarsens the DMDA (-pc_mg_levels, by default as many levels as
+// the grid halves to a coarsest grid of 9 to 17 points per axis) and builds
+// the coarse operators by Galerkin products P^T A P (the KSP has no callback
+// that could assemble them on coarse grids).
+//
+// The operator changes slowly from one step (and one Howard iteration) to the
+// next, so the preconditioner may be kept: -hjb_pc_refresh N rebuilds it at
+// every N-th solve only (1: every solve; the Krylov method absorbs the
+// difference at the price of a few iterations).
+#include <petscksp.h>
+
+#include "hjbft/grid/grid.hpp"
+
+namespace hjbft {
+
+class StepSolver {
+public:
+  // rtol: relative residual tolerance (the options database may override it).
+  StepSolver(const Grid& g, double rtol, PetscInt pc_refresh);
+  ~StepSolver();
+  StepSolver(const StepSolver&) = delete;
+  StepSolver& operator=(const StepSolver&) = delete;
+  // x <- A^{-1} rhs (A^{-T} rhs when transpose: the Fokker-Planck adjoint), with x
+  // the initial guess; returns the iterations.  Throws SolverError when the
+  // Krylov method fails (t only for the message).
+  PetscInt solve(Mat A, ::Vec rhs, ::Vec x, double t, bool transpose = false);
+  KSP ksp() const { return ksp_; }
+
+private:
+  void configure_multigrid(const Grid& g);
+  KSP ksp_ = nullptr;
+  PetscInt refresh_, solves_ = 0;
+};
+
+// Levels for -pc_type mg on this grid: 1 + how often every axis halves,
+// (n - 1) / 2 even, down to 9..17 points.
+PetscInt multigrid_levels(const Grid& g);
+
+}  // namespace hjbft
