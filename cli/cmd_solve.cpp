@@ -17,6 +17,12 @@ int cmd_solve(MPI_Comm comm) {
   HjbOptions ho;
   HJBFT_PETSC(ReadHjbOptions(comm, &ho));
   const std::string out = read_output_option(comm, "solve.h5");
+  PetscBool named;
+  HJBFT_PETSC(PetscOptionsHasName(nullptr, nullptr, "-checkpoint_file", &named));
+  if (!named) {  // next to the output: run.h5 -> run.checkpoint.h5
+    const bool h5 = out.size() > 3 && out.compare(out.size() - 3, 3, ".h5") == 0;
+    ho.checkpoint_file = (h5 ? out.substr(0, out.size() - 3) : out) + ".checkpoint.h5";
+  }
   if (help_requested()) {
     // The linear solver's own options (-ksp_type, -pc_type, ...).
     KSP ksp;
@@ -34,6 +40,11 @@ int cmd_solve(MPI_Comm comm) {
   FieldWriter writer(grid, out, "solve/" + ho.method);  // fails early on a bad -o
   HjbGridSolver solver(problem, grid, ho);
   solver.solve();
+  if (solver.stopped()) {  // -hjb_stop_after: the checkpoint is the result of this run
+    HJBFT_PETSC(PetscPrintf(comm, "  stopped after -hjb_stop_after %d steps; continue with -restart %s\n",
+                            static_cast<int>(ho.stop_after), ho.checkpoint_file.c_str()));
+    return 0;
+  }
 
   write_saved_fields(writer, grid, [&](int s, ::Vec, ::Vec U) {
     const PetscInt j = grid.saved_steps()[s];

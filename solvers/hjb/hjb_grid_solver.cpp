@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 
 #include "hjb_operator.hpp"
 #include "hjb_solver_internal.hpp"
@@ -16,12 +17,13 @@
 namespace hjbft {
 
 PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
-  char method[64], adv[64], em[64], fp[64];
+  char method[64], adv[64], em[64], fp[64], every[64] = "", ckfile[PETSC_MAX_PATH_LEN], restart[PETSC_MAX_PATH_LEN] = "";
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(method, o->method.c_str(), sizeof method));
   PetscCall(PetscStrncpy(adv, o->advection.c_str(), sizeof adv));
   PetscCall(PetscStrncpy(em, o->exact_method.c_str(), sizeof em));
   PetscCall(PetscStrncpy(fp, o->fp_init.c_str(), sizeof fp));
+  PetscCall(PetscStrncpy(ckfile, o->checkpoint_file.c_str(), sizeof ckfile));
   PetscBool mon = o->monitor ? PETSC_TRUE : PETSC_FALSE, dcache = o->drift_cache ? PETSC_TRUE : PETSC_FALSE;
   PetscOptionsBegin(comm, nullptr, "Grid HJB solver (hjbft solve)", nullptr);
   PetscCall(PetscOptionsString("-hjb_method", "pi (global policy iteration) | howard (per time step) | colehopf",
@@ -49,6 +51,17 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
   PetscCall(PetscOptionsReal("-memory_limit",
                              "Refuse to start when the estimated memory need per rank exceeds this many MiB (0: none)",
                              nullptr, o->memory_limit, &o->memory_limit, nullptr));
+  PetscCall(PetscOptionsString("-checkpoint_every",
+                               "Howard, Cole-Hopf: checkpoint every N time steps (e.g. 50) or minutes (e.g. 30min)",
+                               nullptr, every, every, sizeof every, nullptr));
+  PetscCall(PetscOptionsString("-checkpoint_file", "Checkpoint file (default: the output's name, .checkpoint.h5)",
+                               nullptr, ckfile, ckfile, sizeof ckfile, nullptr));
+  PetscCall(PetscOptionsString("-restart", "Continue the run from this checkpoint file", nullptr, restart, restart,
+                               sizeof restart, nullptr));
+  PetscCall(PetscOptionsInt("-hjb_stop_after",
+                            "Checkpoint and stop after this many time steps (0: run to t = 0), e.g. to fit a job's "
+                            "time slot",
+                            nullptr, o->stop_after, &o->stop_after, nullptr));
   PetscCall(PetscOptionsReal("-colehopf_trust",
                              "Cole-Hopf: smallest phi/max(phi) trusted inside the mass region (else an error)", nullptr,
                              o->colehopf_trust, &o->colehopf_trust, nullptr));
@@ -66,11 +79,34 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
   o->fp_init = fp;
   o->monitor = mon;
   o->drift_cache = dcache;
+  o->checkpoint_file = ckfile;
+  o->restart_file = restart;
+  o->checkpoint_every = every;
   PetscFunctionReturn(0);
 }
 
 namespace {
-void validate(const Problem& p, const HjbOptions& o) {
+// -checkpoint_every: "N" time steps or "Xmin" (also "Xm") minutes of wall time.
+void parse_checkpoint_every(HjbOptions* o) {
+  const std::string& s = o->checkpoint_every;
+  if (s.empty()) return;
+  const InputError bad("-checkpoint_every",
+                       "'" + s + "' is neither a number of time steps (e.g. 50) nor of minutes (e.g. 30min)");
+  char* end = nullptr;
+  const double v = std::strtod(s.c_str(), &end);
+  const std::string unit = end;
+  if (end == s.c_str() || !(v > 0) || !std::isfinite(v)) throw bad;
+  if (unit == "min" || unit == "m") {
+    o->checkpoint_minutes = v;
+  } else if (unit.empty() && v == std::floor(v) && v < 1e9) {
+    o->checkpoint_steps = static_cast<PetscInt>(v);
+  } else {
+    throw bad;
+  }
+}
+
+void validate(const Problem& p, HjbOptions& o) {
+  parse_checkpoint_every(&o);
   if (o.method != "pi" && o.method != "howard" && o.method != "colehopf")
     throw InputError("-hjb_method", "unknown method '" + o.method + "' (allowed: pi, howard, colehopf)");
   if (o.method == "colehopf" && !p.control.cole_hopf_applies())
@@ -84,6 +120,12 @@ void validate(const Problem& p, const HjbOptions& o) {
   if (!(o.howard_tol > 0)) throw InputError("-howard_tol", "must be > 0");
   if (o.howard_max_it < 1) throw InputError("-howard_max_it", "must be >= 1");
   if (o.pc_refresh < 1) throw InputError("-hjb_pc_refresh", "must be >= 1 (1: a new preconditioner every solve)");
+  if (o.stop_after < 0) throw InputError("-hjb_stop_after", "must be >= 0 (0: run to the end)");
+  const bool per_step = o.method == "howard" || o.method == "colehopf";
+  if (!per_step && (o.checkpoint_steps > 0 || o.checkpoint_minutes > 0 || !o.restart_file.empty() || o.stop_after > 0))
+    throw InputError(o.restart_file.empty() ? (o.stop_after > 0 ? "-hjb_stop_after" : "-checkpoint_every") : "-restart",
+                     "checkpoints are for the per-step methods (howard, colehopf); global PI ('" + o.method +
+                         "') sweeps the whole horizon in every iteration");
   if (!(o.memory_limit >= 0)) throw InputError("-memory_limit", "must be >= 0 MiB (0: no limit)");
   if (!(o.colehopf_trust > 0 && o.colehopf_trust < 1)) throw InputError("-colehopf_trust", "must be in (0, 1)");
   if (!(o.mass > 0 && o.mass < 1)) throw InputError("-error_mass", "must be in (0, 1)");
@@ -341,20 +383,20 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
 
 void HjbGridSolver::solve() {
   PetscLogDouble t0, t1;
-  PetscInt lin = 0;
   HJBFT_PETSC(PetscTime(&t0));
   if (o_.method == "pi") {
     policy_iteration();
   } else {  // one sweep, no outer iteration
-    if (o_.method == "howard") {
-      PetscInt hits = 0;
-      howard_sweep(&lin, &hits);
-      hist_.add("howard_iterations", static_cast<double>(hits));
-    } else {
-      cole_hopf_sweep(&lin);
-    }
+    SweepState st;
+    st.next = g_.nt() - 1;
+    last_checkpoint_time_ = t0;
+    if (!o_.restart_file.empty()) restart_sweep(&st);
+    if (o_.method == "howard") howard_sweep(st);
+    else cole_hopf_sweep(st);
+    if (stopped_) return;
+    if (o_.method == "howard") hist_.add("howard_iterations", static_cast<double>(st.howard_its));
     HJBFT_PETSC(PetscTime(&t1));
-    record(0, lin, t1 - t0, NAN, NAN, NAN);
+    record(0, st.lin_its, t1 - t0, NAN, NAN, NAN);
   }
   HJBFT_PETSC(PetscTime(&t1));
   summary_["wall_time"] = t1 - t0;

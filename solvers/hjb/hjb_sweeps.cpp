@@ -64,28 +64,30 @@ void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<
   }
 }
 
-void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
+// Howard's iteration on each implicit step, from st.next down to t = 0.  A
+// checkpoint (hjb_checkpoint.cpp) holds st, V at the steps done, and the
+// policy the operator of the last step was assembled with (op_->work), from
+// which restart_sweep() rebuilds that operator bit for bit.
+void HjbGridSolver::howard_sweep(SweepState& st) {
   const double dt = g_.dt();
-  bool have_prev = false;
-  double theta_prev = 1;
   PetscLogDouble t0, tnow;
   HJBFT_PETSC(PetscTime(&t0));
-  for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
+  for (PetscInt j = st.next; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
-    if (theta < 1 && !have_prev) {
+    if (theta < 1 && !st.have_prev) {
       to_local(V_[j + 1], loc_);
       op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), loc_, op_->Aprev, op_->costprev);
     }
     HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));  // first policy: the control of the later step
     for (PetscInt it = 0;; ++it) {
-      to_local(V_[j], loc2_);
+      to_local(V_[j], loc2_);  // the policy of this iteration
       op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);
-      build_rhs(V_[j + 1], theta, theta_prev, true);
-      HJBFT_PETSC(VecCopy(V_[j], op_->work));
-      *lin_its += step_->solve(op_->A, op_->rhs, V_[j], t);
-      ++*howard_its;
-      HJBFT_PETSC(VecAYPX(op_->work, -1.0, V_[j]));  // V_new - V_old
-      to_local(op_->work, loc_);
+      build_rhs(V_[j + 1], theta, st.theta_prev, true);  // (uses op_->work)
+      HJBFT_PETSC(VecCopy(V_[j], op_->work));            // the policy, kept for the checkpoint
+      st.lin_its += step_->solve(op_->A, op_->rhs, V_[j], t);
+      ++st.howard_its;
+      HJBFT_PETSC(VecWAXPY(op_->rhs, -1.0, op_->work, V_[j]));  // V_new - V_old (rhs is free now)
+      to_local(op_->rhs, loc_);
       op_->op.control(t, loc_, op_->U);
       PetscReal du;
       HJBFT_PETSC(VecNorm(op_->U, NORM_INFINITY, &du));
@@ -96,13 +98,15 @@ void HjbGridSolver::howard_sweep(PetscInt* lin_its, PetscInt* howard_its) {
     }
     std::swap(op_->A, op_->Aprev);
     std::swap(op_->cost, op_->costprev);
-    theta_prev = theta;
-    have_prev = true;
+    st.theta_prev = theta;
+    st.have_prev = true;
+    st.next = j - 1;
     if (o_.monitor && j % std::max<PetscInt>(1, g_.nt() / 4) == 0 && j > 0) {
       HJBFT_PETSC(PetscTime(&tnow));
       HJBFT_PETSC(PetscPrintf(g_.comm(), "  howard: t = %.3f, %" PetscInt_FMT " Howard its so far, %.2fs\n", t,
-                              *howard_its, tnow - t0));
+                              st.howard_its, tnow - t0));
     }
+    if (j > 0 && after_step(st, op_->work)) return;  // checkpointed and told to stop
   }
 }
 
@@ -137,51 +141,56 @@ struct PhiToValue {
 // where phi >= -colehopf_trust.  Points below it (or non-positive: Crank-Nicolson
 // is not positivity preserving) are counted; inside the region holding the
 // reference mass they are an error (beta too small for Cole-Hopf on this grid).
-void HjbGridSolver::cole_hopf_sweep(PetscInt* lin_its) {
+void HjbGridSolver::cole_hopf_sweep(SweepState& st) {
   const double dt = g_.dt(), beta = p_.control.beta()(0);
   OwnedVec next = OwnedVec::like(op_->work), cur = OwnedVec::like(op_->work);
-  PetscReal rmax;
-  HJBFT_PETSC(VecMax(V_[g_.nt()], nullptr, &rmax));
-  double shift = rmax;
-  {
+  if (st.next == g_.nt() - 1) {  // phi(T) = exp((r - max r)/beta)
+    PetscReal rmax;
+    HJBFT_PETSC(VecMax(V_[g_.nt()], nullptr, &rmax));
+    st.shift = rmax;
     const PetscScalar* r;
     PetscScalar* ph;
     HJBFT_PETSC(VecGetArrayRead(V_[g_.nt()], &r));
     HJBFT_PETSC(VecGetArray(next, &ph));
-    for (PetscInt i = 0; i < g_.n_local(); ++i) ph[i] = std::exp((r[i] - shift) / beta);
+    for (PetscInt i = 0; i < g_.n_local(); ++i) ph[i] = std::exp((r[i] - st.shift) / beta);
     HJBFT_PETSC(VecRestoreArrayRead(V_[g_.nt()], &r));
     HJBFT_PETSC(VecRestoreArray(next, &ph));
+  } else {  // restarted: phi of the last step done was checkpointed
+    HJBFT_PETSC(VecCopy(op_->work, next));
   }
-  bool have_prev = false;
-  double theta_prev = 1;
-  PhiToValue to_value{o_.colehopf_trust};
-  for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
+  PhiToValue to_value{o_.colehopf_trust, st.untrusted, st.untrusted_region, st.min_log10_region};
+  for (PetscInt j = st.next; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
-    if (theta < 1 && !have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), nullptr, op_->Aprev, nullptr);
+    if (theta < 1 && !st.have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), nullptr, op_->Aprev, nullptr);
     op_->op.assemble(t, theta, dt, drift(j), nullptr, op_->A, nullptr);
-    build_rhs(next, theta, theta_prev, false);
+    build_rhs(next, theta, st.theta_prev, false);
     HJBFT_PETSC(VecCopy(next, cur));
-    *lin_its += step_->solve(op_->A, op_->rhs, cur, t);
+    st.lin_its += step_->solve(op_->A, op_->rhs, cur, t);
     PetscReal mx;
     HJBFT_PETSC(VecMax(cur, nullptr, &mx));
     if (!(mx > 0) || !std::isfinite(mx))
       throw SolverError("Cole-Hopf: phi lost positivity at t = " + std::to_string(t) + "; use -hjb_method pi");
     HJBFT_PETSC(VecScale(cur, 1.0 / mx));
-    shift += beta * std::log(mx);
+    st.shift += beta * std::log(mx);
     const int s = g_.saved_index(j);
     const PetscScalar *ph, *ma = nullptr;
     PetscScalar* v;
     HJBFT_PETSC(VecGetArrayRead(cur, &ph));
     HJBFT_PETSC(VecGetArray(V_[j], &v));
     if (s >= 0) HJBFT_PETSC(VecGetArrayRead(mask_[s], &ma));
-    to_value.apply(ph, ma, g_.n_local(), beta, shift, v);
+    to_value.apply(ph, ma, g_.n_local(), beta, st.shift, v);
     HJBFT_PETSC(VecRestoreArrayRead(cur, &ph));
     HJBFT_PETSC(VecRestoreArray(V_[j], &v));
     if (ma) HJBFT_PETSC(VecRestoreArrayRead(mask_[s], &ma));
     std::swap(next, cur);
     std::swap(op_->A, op_->Aprev);
-    theta_prev = theta;
-    have_prev = true;
+    st.theta_prev = theta;
+    st.have_prev = true;
+    st.next = j - 1;
+    st.untrusted = to_value.untrusted;
+    st.untrusted_region = to_value.untrusted_region;
+    st.min_log10_region = to_value.min_log10_region;
+    if (j > 0 && after_step(st, next)) return;  // checkpointed and told to stop
   }
   cole_hopf_check_trust(to_value.untrusted, to_value.untrusted_region, to_value.min_log10_region);
 }

@@ -53,7 +53,16 @@ struct HjbOptions {
   bool drift_cache = true;
   double ksp_rtol = 1e-13;        // relative residual of each step's linear solve
   PetscInt pc_refresh = 1;        // rebuild the preconditioner every pc_refresh solves
-  double memory_limit = 0;        // MiB per rank; refuse a larger estimated need (0: no limit)        // PI: keep the reference drift of every step
+  double memory_limit = 0;        // MiB per rank; refuse a larger estimated need (0: no limit)
+  // Checkpoints (Howard, Cole-Hopf): every checkpoint_steps steps and/or every
+  // checkpoint_minutes of wall time (0: never), to checkpoint_file; restart_file
+  // continues a run from one; stop_after: checkpoint and stop after that many steps.
+  std::string checkpoint_every;  // as given: "N" steps or "Xmin"; parsed into the next two
+  PetscInt checkpoint_steps = 0;
+  double checkpoint_minutes = 0;
+  std::string checkpoint_file = "hjbft_checkpoint.h5";
+  std::string restart_file;
+  PetscInt stop_after = 0;        // PI: keep the reference drift of every step
   double colehopf_trust = 1e-8;  // phi / max phi below this: V = beta log phi untrusted
   double mass = 0.999;  // error norms: region holding this much reference mass
   std::string exact_method = "auto";
@@ -71,6 +80,8 @@ public:
   HjbGridSolver& operator=(const HjbGridSolver&) = delete;
 
   void solve();
+  // True when solve() stopped at -hjb_stop_after with a checkpoint (no fields to write).
+  bool stopped() const { return stopped_; }
   // Fields at time step j (after solve()).
   ::Vec value(PetscInt j) const { return V_[j]; }
   void control(PetscInt j, ::Vec u) const;  // u = gain grad V at t_j (dof d)
@@ -97,8 +108,24 @@ private:
   void policy_iteration();
   // V_out <- value of the control gain grad Vprev (u = 0 when Vprev is null), all steps.
   void evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<::Vec>& Vout, PetscInt* lin_its);
-  void howard_sweep(PetscInt* lin_its, PetscInt* howard_its);
-  void cole_hopf_sweep(PetscInt* lin_its);
+  // Where a per-step sweep (Howard, Cole-Hopf) stands: what a checkpoint must
+  // hold, besides V at the steps done and one field (aux), to continue it.
+  struct SweepState {
+    PetscInt next = -1;  // the next step to compute (nt - 1 at the start)
+    double theta_prev = 1;
+    bool have_prev = false;
+    PetscInt lin_its = 0, howard_its = 0;
+    double shift = 0;                                                  // Cole-Hopf: V = beta log phi + shift
+    double untrusted = 0, untrusted_region = 0, min_log10_region = 0;  // Cole-Hopf trust counts, this rank
+  };
+  void howard_sweep(SweepState& st);
+  void cole_hopf_sweep(SweepState& st);
+  // After each step: checkpoint when due (aux: Howard's last policy, Cole-Hopf's phi);
+  // true when the run is to stop here (-hjb_stop_after).
+  bool after_step(const SweepState& st, ::Vec aux);
+  void write_checkpoint(const SweepState& st, ::Vec aux);
+  void restart_sweep(SweepState* st);
+  std::string checkpoint_key() const;  // -restart: state, V and the operator of the last step done
   void cole_hopf_check_trust(double untrusted, double untrusted_region, double min_log10_region);
   // rhs = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}) from the
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
@@ -129,6 +156,9 @@ private:
   // At each saved step: exact V*, exact u* (dof d), mass weight (sums to 1), region mask.
   std::vector<::Vec> exV_, exU_, weight_, mask_;
   Errors last_errors_;  // of the fields record() measured last
+  bool stopped_ = false;
+  PetscInt steps_this_run_ = 0;
+  double last_checkpoint_time_ = 0;
 };
 
 }  // namespace hjbft
