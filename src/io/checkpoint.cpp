@@ -3,11 +3,26 @@
 #include <petscviewerhdf5.h>
 
 #include <cstdio>
+#include <utility>
 
 #include "hjbft/core/errors.hpp"
 #include "hjbft/io/field_io.hpp"
 
 namespace hjbft {
+
+namespace {
+// The HDF5 viewer reads and writes a vector under its object name: give v the
+// dataset's name for the call, then its own back.
+template <class F>
+void under_name(::Vec v, const std::string& name, F&& io) {
+  const char* old;
+  HJBFT_PETSC(PetscObjectGetName(reinterpret_cast<PetscObject>(v), &old));
+  const std::string keep = old ? old : "";
+  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), name.c_str()));
+  io();
+  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), keep.c_str()));
+}
+}  // namespace
 
 CheckpointWriter::CheckpointWriter(MPI_Comm comm, std::string path)
     : comm_(comm), path_(std::move(path)), tmp_(path_ + ".tmp") {
@@ -24,13 +39,7 @@ CheckpointWriter::~CheckpointWriter() {
 }
 
 void CheckpointWriter::write_vec(const std::string& name, ::Vec v) {
-  // VecView writes under the vector's name: name it for the write, then restore.
-  const char* old;
-  HJBFT_PETSC(PetscObjectGetName(reinterpret_cast<PetscObject>(v), &old));
-  const std::string keep = old ? old : "";
-  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), name.c_str()));
-  HJBFT_PETSC(VecView(v, viewer_));
-  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), keep.c_str()));
+  under_name(v, name, [&] { HJBFT_PETSC(VecView(v, viewer_)); });
 }
 
 void CheckpointWriter::set_attribute(const std::string& name, double value) {
@@ -67,12 +76,7 @@ CheckpointReader::CheckpointReader(MPI_Comm comm, const std::string& path) : pat
 CheckpointReader::~CheckpointReader() { PetscViewerDestroy(&viewer_); }
 
 void CheckpointReader::read_vec(const std::string& name, ::Vec v) {
-  const char* old;
-  HJBFT_PETSC(PetscObjectGetName(reinterpret_cast<PetscObject>(v), &old));
-  const std::string keep = old ? old : "";
-  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), name.c_str()));
-  HJBFT_PETSC(VecLoad(v, viewer_));
-  HJBFT_PETSC(PetscObjectSetName(reinterpret_cast<PetscObject>(v), keep.c_str()));
+  under_name(v, name, [&] { HJBFT_PETSC(VecLoad(v, viewer_)); });
 }
 
 bool CheckpointReader::has(const std::string& name) {
