@@ -14,7 +14,12 @@ namespace hjbft {
 
 int cmd_solve(MPI_Comm comm) {
   const ProblemAndGridOptions pg = read_problem_and_grid_options(comm);
+  // hjbft solve's defaults: the fastest method at the accuracy of the others
+  // (Howard: the discrete solution of global PI, one time step at a time; see
+  // docs/performance.md), with tolerances from the discretization error.
   HjbOptions ho;
+  ho.method = "howard";
+  ho.tolerance = "auto";
   HJBFT_PETSC(ReadHjbOptions(comm, &ho));
   const std::string out = read_output_option(comm, "solve.h5");
   PetscBool named;

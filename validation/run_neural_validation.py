@@ -114,6 +114,7 @@ class Ctx(vc.Ctx):
 def run(ctx, name, args, nproc=None, timeout=900):
     """hjbft ARGS (optionally under mpiexec -n NPROC); returns a dict with rc, text, error, wall, file."""
     out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
+    args = vc.as_validated(args)
     p = vc.run_hjbft(ctx, name, list(args) + ["-o", out], nproc, timeout)
     rc, text, wall = p["rc"], p["text"], p["wall"]
     r = {"name": name, "rc": rc, "wall": wall, "file": out, "text": text,

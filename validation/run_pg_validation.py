@@ -179,7 +179,7 @@ def section_training(args, lines):
         solve = [args.hjbft, "solve", "-eta", str(eta), "-da_grid_x", "301", "-nt", "200", "-o", ref] + problem
         if eta == 0:
             solve += ["-hjb_method", "howard", "-hjb_advection", "upwind", "-hjb_theta", "1"]
-        rc, out, _ = run(ctx, "grid_eta%g" % eta, solve)
+        rc, out, _ = run(ctx, "grid_eta%g" % eta, vc.as_validated(solve))
         if rc != 0:
             c = ctx.check("Gaussian, eta %g: grid solve succeeds" % eta, False, "exit %d" % rc)
             lines.append("| %g | (grid solve failed, rc %d) | | | | | | | %s FAIL |" % (eta, rc, c))
@@ -316,6 +316,7 @@ class Gmm:
             cmd = [self.args.hjbft, "solve", "-eta", str(eta), "-fp_init", "gaussian", "-o", f] + GMM1 + GMM_REF_GRID
             if eta == 0:
                 cmd += ["-hjb_method", "howard", "-hjb_advection", "upwind", "-hjb_theta", "1"]
+            cmd = vc.as_validated(cmd)
             rc, _ = self.exec("solve eta=%g" % eta, cmd, "grid_eta%g" % eta)
             self.refs[eta] = f if rc == 0 else None
             if rc == 0:  # the box and, where hjbft knows a closed form, the grid's error against it

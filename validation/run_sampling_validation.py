@@ -71,7 +71,7 @@ def sample(ctx, name, opts, n, nsteps, sampler="heun", control="none", init="exa
 
 def solve(ctx, name, opts, n, nt, extra=()):
     out = vc.fresh_output(os.path.join(ctx.runs, name + ".h5"))
-    args = ["solve"] + list(opts) + ["-da_grid_x", str(n), "-nt", str(nt), "-o", out] + list(extra)
+    args = vc.as_validated(["solve"] + list(opts) + ["-da_grid_x", str(n), "-nt", str(nt), "-o", out] + list(extra))
     rc, text, wall = run(ctx, name, args)
     r = {"name": name, "cmd": "hjbft " + " ".join(args).replace(ctx.runs + "/", ""), "rc": rc, "wall": wall,
          "file": out, "error": last_error(text)}

@@ -99,7 +99,7 @@ def grid_opts(dim, n):
 def solve(ctx, name, opts, dim, n, nt, nproc=None, out=None, timeout=300):
     """Run hjbft solve; returns a dict with rc, error line, attributes, history, wall time."""
     out = vc.fresh_output(out or os.path.join(ctx.runs, name + ".h5"))
-    args = ["solve"] + opts + grid_opts(dim, n) + ["-nt", str(nt), "-o", out]
+    args = vc.as_validated(["solve"] + opts + grid_opts(dim, n) + ["-nt", str(nt), "-o", out])
     p = vc.run_hjbft(ctx, name, args, nproc, timeout)
     rc, wall = p["rc"], p["wall"]
     r = {"name": name, "cmd": ("hjbft " + " ".join(args)).replace(ctx.hjbft, "hjbft"), "rc": rc,

@@ -163,9 +163,23 @@ def run_cmd(ctx, name, cmd, timeout=None):
             "cmd": cmd}
 
 
+def as_validated(args):
+    """`hjbft solve` arguments with the defaults the validations were written and measured
+    with: global PI and tight tolerances (since issue 13 `hjbft solve` defaults to Howard
+    with -hjb_tolerance auto; a run that names its method or tolerance keeps it)."""
+    args = list(args)
+    if "solve" not in args[:2]:
+        return args
+    if "-hjb_method" not in args:
+        args += ["-hjb_method", "pi"]
+    if "-hjb_tolerance" not in args:
+        args += ["-hjb_tolerance", "tight"]
+    return args
+
+
 def run_hjbft(ctx, name, args, nproc=None, timeout=600):
     """run_cmd() of `hjbft ARGS`, under `mpiexec -n NPROC --oversubscribe` when NPROC is given."""
-    cmd = [ctx.hjbft] + list(args)
+    cmd = [ctx.hjbft] + as_validated(args)
     if nproc:
         cmd = [ctx.mpiexec, "-n", str(nproc), "--oversubscribe"] + cmd
     return run_cmd(ctx, name, cmd, timeout)

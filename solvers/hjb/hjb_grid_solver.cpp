@@ -34,11 +34,24 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
                              &o->theta, nullptr));
   PetscCall(PetscOptionsInt("-hjb_startup_steps", "Backward-Euler steps before Crank-Nicolson", nullptr,
                             o->startup_steps, &o->startup_steps, nullptr));
+  char tol[16];
+  PetscCall(PetscStrncpy(tol, o->tolerance.c_str(), sizeof tol));
+  PetscCall(PetscOptionsString("-hjb_tolerance",
+                               "auto (from the discretization error of companion solves at 2h, 4h) | tight (-pi_tol, "
+                               "-howard_tol, -ksp_rtol as given)",
+                               nullptr, tol, tol, sizeof tol, nullptr));
+  o->tolerance = tol;
+  PetscCall(PetscOptionsReal("-hjb_solver_fraction",
+                             "auto tolerances: solver error as this fraction of the estimated discretization error",
+                             nullptr, o->solver_fraction, &o->solver_fraction, nullptr));
+  PetscBool given;
   PetscCall(PetscOptionsReal("-pi_tol", "PI: stop when sup |u^{k+1} - u^k| < tol", nullptr, o->pi_tol, &o->pi_tol,
-                             nullptr));
+                             &given));
+  o->pi_tol_given = given;
   PetscCall(PetscOptionsInt("-pi_max_it", "PI: maximum outer iterations", nullptr, o->pi_max_it, &o->pi_max_it, nullptr));
   PetscCall(PetscOptionsReal("-howard_tol", "Howard: per-step control tolerance", nullptr, o->howard_tol,
-                             &o->howard_tol, nullptr));
+                             &o->howard_tol, &given));
+  o->howard_tol_given = given;
   PetscCall(PetscOptionsInt("-howard_max_it", "Howard: maximum iterations per step", nullptr, o->howard_max_it,
                             &o->howard_max_it, nullptr));
   PetscCall(PetscOptionsBool("-hjb_drift_cache",
@@ -120,6 +133,10 @@ void validate(const Problem& p, HjbOptions& o) {
   if (!(o.howard_tol > 0)) throw InputError("-howard_tol", "must be > 0");
   if (o.howard_max_it < 1) throw InputError("-howard_max_it", "must be >= 1");
   if (o.pc_refresh < 1) throw InputError("-hjb_pc_refresh", "must be >= 1 (1: a new preconditioner every solve)");
+  if (o.tolerance != "auto" && o.tolerance != "tight")
+    throw InputError("-hjb_tolerance", "unknown mode '" + o.tolerance + "' (allowed: auto, tight)");
+  if (!(o.solver_fraction > 0 && o.solver_fraction <= 0.5))
+    throw InputError("-hjb_solver_fraction", "must be in (0, 0.5]");
   if (o.stop_after < 0) throw InputError("-hjb_stop_after", "must be >= 0 (0: run to the end)");
   const bool per_step = o.method == "howard" || o.method == "colehopf";
   if (!per_step && (o.checkpoint_steps > 0 || o.checkpoint_minutes > 0 || !o.restart_file.empty() || o.stop_after > 0))
@@ -146,7 +163,7 @@ HjbGridSolver::HjbGridSolver(const Problem& problem, const Grid& grid, const Hjb
 
 void HjbGridSolver::init() {
   validate(p_, o_);
-  exact_ = make_exact_solution(p_, o_.exact_method);
+  if (o_.with_exact) exact_ = make_exact_solution(p_, o_.exact_method);
   check_memory();
   if (p_.eta() == 0 && o_.advection != "upwind" && o_.monitor)
     HJBFT_PETSC(PetscPrintf(g_.comm(), "  note: eta = 0 has no diffusion, so the scheme is upwind everywhere\n"));
@@ -384,6 +401,7 @@ void HjbGridSolver::record(int k, PetscInt lin_its, double seconds, double chang
 void HjbGridSolver::solve() {
   PetscLogDouble t0, t1;
   HJBFT_PETSC(PetscTime(&t0));
+  if (o_.tolerance == "auto") set_tolerances_from_estimate();  // also on a restart: the same tolerances
   if (o_.method == "pi") {
     policy_iteration();
   } else {  // one sweep, no outer iteration
@@ -400,6 +418,7 @@ void HjbGridSolver::solve() {
   }
   HJBFT_PETSC(PetscTime(&t1));
   summary_["wall_time"] = t1 - t0;
+  report_error_estimate();
   summary_["peak_rss_mib"] = peak_rss_mib(g_.comm());
   if (exact_) {  // the final fields are the last ones record() measured
     const Errors& e = last_errors_;

@@ -31,6 +31,17 @@ StepSolver::StepSolver(const Grid& g, double rtol, PetscInt pc_refresh) : refres
   configure_multigrid(g);
 }
 
+double StepSolver::set_rtol_unless_given(double rtol) {
+  const char* prefix;
+  PetscBool given;
+  HJBFT_PETSC(KSPGetOptionsPrefix(ksp_, &prefix));
+  HJBFT_PETSC(PetscOptionsHasName(nullptr, prefix, "-ksp_rtol", &given));
+  if (!given) HJBFT_PETSC(KSPSetTolerances(ksp_, rtol, PETSC_DEFAULT, PETSC_DEFAULT, PETSC_DEFAULT));
+  PetscReal r;
+  HJBFT_PETSC(KSPGetTolerances(ksp_, &r, nullptr, nullptr, nullptr));
+  return r;
+}
+
 StepSolver::~StepSolver() { KSPDestroy(&ksp_); }
 
 void StepSolver::configure_multigrid(const Grid& g) {

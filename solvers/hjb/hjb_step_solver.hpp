@@ -31,6 +31,8 @@ public:
   // Krylov method fails (t only for the message).
   PetscInt solve(Mat A, ::Vec rhs, ::Vec x, double t, bool transpose = false);
   KSP ksp() const { return ksp_; }
+  // Sets the relative tolerance unless -ksp_rtol was given; returns the one in use.
+  double set_rtol_unless_given(double rtol);
 
 private:
   void configure_multigrid(const Grid& g);

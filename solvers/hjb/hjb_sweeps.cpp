@@ -78,7 +78,14 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
       to_local(V_[j + 1], loc_);
       op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), loc_, op_->Aprev, op_->costprev);
     }
-    HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));  // first policy: the control of the later step
+    // First policy (and initial guess): V extrapolated linearly in time from the
+    // two later steps, V^{j+1} + (V^{j+1} - V^{j+2}); V^{j+1} at the first step.
+    if (j + 2 <= g_.nt()) {
+      HJBFT_PETSC(VecWAXPY(V_[j], -1.0, V_[j + 2], V_[j + 1]));
+      HJBFT_PETSC(VecAXPY(V_[j], 1.0, V_[j + 1]));
+    } else {
+      HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));
+    }
     for (PetscInt it = 0;; ++it) {
       to_local(V_[j], loc2_);  // the policy of this iteration
       op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);

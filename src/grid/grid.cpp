@@ -103,6 +103,7 @@ void Grid::setup(const GridOptions& o, const std::vector<double>& alo, const std
   HJBFT_PETSC(DMDASetStencilWidth(da_, 1));
   HJBFT_PETSC(DMDASetStencilType(da_, DMDA_STENCIL_STAR));
   HJBFT_PETSC(DMSetFromOptions(da_));
+  if (o.exact_sizes) HJBFT_PETSC(DMDASetSizes(da_, size(0), size(1), size(2)));
   HJBFT_PETSC(DMSetUp(da_));
   PetscInt M, N, P;
   HJBFT_PETSC(DMDAGetInfo(da_, nullptr, &M, &N, &P, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr, nullptr,
@@ -188,6 +189,17 @@ void Grid::for_each_local(const std::function<void(PetscInt, const std::array<Pe
         for (int a = 0; a < dim_; ++a) x[a] = coord(a, g[a]);
         fn(idx, g, x);
       }
+}
+
+GridOptions Grid::options() const {
+  GridOptions o;
+  o.n = n_;
+  o.lo = lo_;
+  o.hi = hi_;
+  o.nt = nt_;
+  o.save_every = saved_.size() > 1 ? saved_[1] - saved_[0] : nt_;
+  o.exact_sizes = true;
+  return o;
 }
 
 int Grid::saved_index(PetscInt j) const {

@@ -24,6 +24,9 @@ struct GridOptions {
   PetscInt save_every = 0;  // 0: nt / 10
   double mass_tol = 1e-3;
   bool check_mass = true;
+  // n is final: -da_grid_x/y/z do not override it (companion grids of another
+  // size than the run's; the other DM options, e.g. -dm_vec_type, still apply).
+  bool exact_sizes = false;
 };
 
 PetscErrorCode ReadGridOptions(MPI_Comm comm, int dim, GridOptions* o);
@@ -52,6 +55,8 @@ public:
   double h(int axis) const { return (hi_[axis] - lo_[axis]) / (n_[axis] - 1); }
   double coord(int axis, PetscInt i) const { return lo_[axis] + i * h(axis); }
   std::vector<double> axis_coords(int axis) const;
+  // The options this grid was built from (box, sizes and steps filled in).
+  GridOptions options() const;
 
   // Owned box of this rank: start and width per axis (unused axes: 0, 1).
   std::array<PetscInt, 3> start() const { return s_; }

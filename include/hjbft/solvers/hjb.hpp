@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hjbft/analysis/history.hpp"
@@ -50,6 +51,14 @@ struct HjbOptions {
   PetscInt pi_max_it = 50;
   double howard_tol = 1e-9;
   PetscInt howard_max_it = 50;
+  // Solver tolerances.  tight: -pi_tol, -howard_tol, -ksp_rtol as given (defaults
+  // below).  auto: from the discretization error, estimated before the solve by
+  // two companion solves on the grids with 2h, 2 dt and 4h, 4 dt, so that the
+  // solver error is solver_fraction of it; the ones given explicitly are kept.
+  std::string tolerance = "tight";
+  double solver_fraction = 0.01;
+  bool pi_tol_given = false, howard_tol_given = false;
+  bool with_exact = true;  // compare with a closed form where one applies (companions: no)
   bool drift_cache = true;
   double ksp_rtol = 1e-13;        // relative residual of each step's linear solve
   PetscInt pc_refresh = 1;        // rebuild the preconditioner every pc_refresh solves
@@ -125,7 +134,13 @@ private:
   bool after_step(const SweepState& st, ::Vec aux);
   void write_checkpoint(const SweepState& st, ::Vec aux);
   void restart_sweep(SweepState* st);
-  std::string checkpoint_key() const;  // -restart: state, V and the operator of the last step done
+  std::string checkpoint_key() const;
+  // Discretization error estimate from companion solves (hjb_estimate.cpp).
+  std::string companion_obstacle() const;
+  void solve_companions();
+  void set_tolerances_from_estimate();
+  void report_error_estimate();
+  std::pair<double, double> difference_to(const HjbGridSolver& coarse) const;  // sup |dV|, |du| on its mass region  // -restart: state, V and the operator of the last step done
   void cole_hopf_check_trust(double untrusted, double untrusted_region, double min_log10_region);
   // rhs = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}) from the
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
@@ -157,6 +172,8 @@ private:
   std::vector<::Vec> exV_, exU_, weight_, mask_;
   Errors last_errors_;  // of the fields record() measured last
   bool stopped_ = false;
+  std::unique_ptr<Grid> companion_grid_[2];  // 2h and 4h (-hjb_tolerance auto)
+  std::unique_ptr<HjbGridSolver> companion_[2];
   PetscInt steps_this_run_ = 0;
   double last_checkpoint_time_ = 0;
 };
