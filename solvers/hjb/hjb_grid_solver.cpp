@@ -45,12 +45,12 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
                              "auto tolerances: solver error as this fraction of the estimated discretization error",
                              nullptr, o->solver_fraction, &o->solver_fraction, nullptr));
   PetscBool given;
-  PetscCall(PetscOptionsReal("-pi_tol", "PI: stop when sup |u^{k+1} - u^k| < tol", nullptr, o->pi_tol, &o->pi_tol,
-                             &given));
+  PetscCall(PetscOptionsReal("-pi_tol", "PI: stop when sup |u^{k+1} - u^k| < tol (auto tolerances: set unless given)",
+                             nullptr, o->pi_tol, &o->pi_tol, &given));
   o->pi_tol_given = given;
   PetscCall(PetscOptionsInt("-pi_max_it", "PI: maximum outer iterations", nullptr, o->pi_max_it, &o->pi_max_it, nullptr));
-  PetscCall(PetscOptionsReal("-howard_tol", "Howard: per-step control tolerance", nullptr, o->howard_tol,
-                             &o->howard_tol, &given));
+  PetscCall(PetscOptionsReal("-howard_tol", "Howard: per-step control tolerance (auto tolerances: set unless given)",
+                             nullptr, o->howard_tol, &o->howard_tol, &given));
   o->howard_tol_given = given;
   PetscCall(PetscOptionsInt("-howard_max_it", "Howard: maximum iterations per step", nullptr, o->howard_max_it,
                             &o->howard_max_it, nullptr));
@@ -176,6 +176,7 @@ void HjbGridSolver::init() {
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->costprev));
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->rhs));
   HJBFT_PETSC(VecDuplicate(op_->cost, &op_->work));
+  HJBFT_PETSC(VecDuplicate(op_->cost, &op_->policy));
   HJBFT_PETSC(DMCreateGlobalVector(g_.da_vector(), &op_->U));
   HJBFT_PETSC(VecDuplicate(op_->U, &op_->U2));
   for (::Vec& b : op_->drift_slot) HJBFT_PETSC(VecDuplicate(op_->U, &b));
@@ -224,7 +225,7 @@ void HjbGridSolver::release() noexcept {
 HjbGridSolver::Operator::~Operator() {
   MatDestroy(&A);
   MatDestroy(&Aprev);
-  for (::Vec* v : {&cost, &costprev, &rhs, &work, &U, &U2, &drift_slot[0], &drift_slot[1]}) VecDestroy(v);
+  for (::Vec* v : {&cost, &costprev, &rhs, &work, &policy, &U, &U2, &drift_slot[0], &drift_slot[1]}) VecDestroy(v);
   for (::Vec& v : drift_all) VecDestroy(&v);
 }
 

@@ -13,6 +13,7 @@ struct HjbGridSolver::Operator {
   Mat A = nullptr, Aprev = nullptr;                    // I - theta dt L at steps j and j+1
   ::Vec cost = nullptr, costprev = nullptr;            // c_u at steps j and j+1
   ::Vec rhs = nullptr, work = nullptr;
+  ::Vec policy = nullptr;                              // Howard: the value defining the current policy
   ::Vec U = nullptr, U2 = nullptr;                     // dof-d work vectors
   // Reference drift b(t_j, x) (dof d): of every step (global PI with
   // -hjb_drift_cache), else the two most recent steps asked for (a sweep

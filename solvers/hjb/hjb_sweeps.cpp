@@ -1,6 +1,7 @@
 // The three backward sweeps of the grid HJB solver: policy evaluation (the
 // inner step of global PI), Howard's iteration on each implicit step, and the
 // linear Cole-Hopf solve.  All share HjbOperator's assembly and build_rhs.
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
@@ -64,6 +65,23 @@ void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<
   }
 }
 
+// out <- V^j extrapolated in time from the later steps with polynomials of
+// `points` - 1 (or fewer, near t = T) degrees: V^{j+1}; 2 V^{j+1} - V^{j+2};
+// 3 V^{j+1} - 3 V^{j+2} + V^{j+3}.
+void HjbGridSolver::extrapolate(PetscInt j, int points, ::Vec out) const {
+  const int n = static_cast<int>(std::min<PetscInt>(points, g_.nt() - j));
+  if (n >= 3) {
+    HJBFT_PETSC(VecWAXPY(out, -1.0, V_[j + 2], V_[j + 1]));
+    HJBFT_PETSC(VecScale(out, 3.0));
+    HJBFT_PETSC(VecAXPY(out, 1.0, V_[j + 3]));
+  } else if (n == 2) {
+    HJBFT_PETSC(VecWAXPY(out, -1.0, V_[j + 2], V_[j + 1]));
+    HJBFT_PETSC(VecAXPY(out, 1.0, V_[j + 1]));
+  } else {
+    HJBFT_PETSC(VecCopy(V_[j + 1], out));
+  }
+}
+
 // Howard's iteration on each implicit step, from st.next down to t = 0.  A
 // checkpoint (hjb_checkpoint.cpp) holds st, V at the steps done, and the
 // policy the operator of the last step was assembled with (op_->work), from
@@ -78,30 +96,29 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
       to_local(V_[j + 1], loc_);
       op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), loc_, op_->Aprev, op_->costprev);
     }
-    // First policy (and initial guess): V extrapolated linearly in time from the
-    // two later steps, V^{j+1} + (V^{j+1} - V^{j+2}); V^{j+1} at the first step.
-    if (j + 2 <= g_.nt()) {
-      HJBFT_PETSC(VecWAXPY(V_[j], -1.0, V_[j + 2], V_[j + 1]));
-      HJBFT_PETSC(VecAXPY(V_[j], 1.0, V_[j + 1]));
-    } else {
-      HJBFT_PETSC(VecCopy(V_[j + 1], V_[j]));
-    }
+    // First policy: V extrapolated linearly in time from the two later steps,
+    // 2 V^{j+1} - V^{j+2}; Krylov initial guess: quadratically, 3 V^{j+1} - 3 V^{j+2}
+    // + V^{j+3} (closer to V^j, but its gradient amplifies the later steps' errors
+    // more: as a policy it costs Howard iterations, as a guess it saves GMRES ones).
+    // Near t = T, with fewer later steps, the lower orders.
+    extrapolate(j, 2, op_->policy);
+    extrapolate(j, 3, V_[j]);
     for (PetscInt it = 0;; ++it) {
-      to_local(V_[j], loc2_);  // the policy of this iteration
+      to_local(op_->policy, loc2_);
       op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);
-      build_rhs(V_[j + 1], theta, st.theta_prev, true);  // (uses op_->work)
-      HJBFT_PETSC(VecCopy(V_[j], op_->work));            // the policy, kept for the checkpoint
+      build_rhs(V_[j + 1], theta, st.theta_prev, true);
       st.lin_its += step_->solve(op_->A, op_->rhs, V_[j], t);
       ++st.howard_its;
-      HJBFT_PETSC(VecWAXPY(op_->rhs, -1.0, op_->work, V_[j]));  // V_new - V_old (rhs is free now)
+      HJBFT_PETSC(VecWAXPY(op_->rhs, -1.0, op_->policy, V_[j]));  // V_new - V_policy (rhs is free now)
       to_local(op_->rhs, loc_);
       op_->op.control(t, loc_, op_->U);
       PetscReal du;
       HJBFT_PETSC(VecNorm(op_->U, NORM_INFINITY, &du));
-      if (du < o_.howard_tol) break;
+      if (du < o_.howard_tol) break;  // op_->policy: what A was assembled from (the checkpoint's aux)
       if (!std::isfinite(du) || it + 1 >= o_.howard_max_it)
         throw SolverError("Howard iteration did not converge at t = " + std::to_string(t) + " (control change " +
                           std::to_string(du) + " after " + std::to_string(it + 1) + " iterations; -howard_max_it)");
+      HJBFT_PETSC(VecCopy(V_[j], op_->policy));
     }
     std::swap(op_->A, op_->Aprev);
     std::swap(op_->cost, op_->costprev);
@@ -113,7 +130,7 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
       HJBFT_PETSC(PetscPrintf(g_.comm(), "  howard: t = %.3f, %" PetscInt_FMT " Howard its so far, %.2fs\n", t,
                               st.howard_its, tnow - t0));
     }
-    if (j > 0 && after_step(st, op_->work)) return;  // checkpointed and told to stop
+    if (j > 0 && after_step(st, op_->policy)) return;  // checkpointed and told to stop
   }
 }
 

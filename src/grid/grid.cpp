@@ -179,18 +179,6 @@ std::vector<double> Grid::axis_coords(int axis) const {
   return c;
 }
 
-void Grid::for_each_local(const std::function<void(PetscInt, const std::array<PetscInt, 3>&, const Vector&)>& fn) const {
-  Vector x(dim_);
-  PetscInt idx = 0;
-  for (PetscInt k = s_[2]; k < s_[2] + w_[2]; ++k)
-    for (PetscInt j = s_[1]; j < s_[1] + w_[1]; ++j)
-      for (PetscInt i = s_[0]; i < s_[0] + w_[0]; ++i, ++idx) {
-        const std::array<PetscInt, 3> g{i, j, k};
-        for (int a = 0; a < dim_; ++a) x[a] = coord(a, g[a]);
-        fn(idx, g, x);
-      }
-}
-
 GridOptions Grid::options() const {
   GridOptions o;
   o.n = n_;

@@ -58,7 +58,11 @@ FastGmmScore::FastGmmScore(const Gmm& g, const ScoreError& err)
   }
 }
 
-double FastGmmScore::log_density(const double* x) const {
+double FastGmmScore::log_density(const double* x) const { return responsibilities(x) + std::log(work_sum_); }
+
+// work_ <- the components' densities at x divided by the largest, work_sum_ <- their
+// sum; returns the log of the largest (log p(x) = that + log work_sum_).
+double FastGmmScore::responsibilities(const double* x) const {
   double mx = -INFINITY;
   for (int k = 0; k < K_; ++k) {
     const double* mu = &mean_[k * d_];
@@ -75,11 +79,11 @@ double FastGmmScore::log_density(const double* x) const {
     s += work_[k];
   }
   work_sum_ = s;
-  return mx + std::log(s);
+  return mx;
 }
 
 void FastGmmScore::operator()(const double* x, double* s) const {
-  log_density(x);  // fills work_ with the unnormalized responsibilities
+  responsibilities(x);  // the score needs no logarithm
   for (int a = 0; a < d_; ++a) s[a] = 0;
   for (int k = 0; k < K_; ++k) {
     const double w = work_[k] / work_sum_;

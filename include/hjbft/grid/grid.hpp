@@ -63,7 +63,20 @@ public:
   std::array<PetscInt, 3> width() const { return w_; }
   PetscInt n_local() const { return w_[0] * w_[1] * w_[2]; }
   // Calls fn(local index, global index triple, coordinates) over owned points, x fastest.
-  void for_each_local(const std::function<void(PetscInt, const std::array<PetscInt, 3>&, const Vector&)>& fn) const;
+  // A template, so that the per-point work of the assembly and the diagnostics is
+  // inlined into the loop (a std::function call per point cost as much as the work).
+  template <class Fn>
+  void for_each_local(Fn&& fn) const {
+    Vector x(dim_);
+    PetscInt idx = 0;
+    for (PetscInt k = s_[2]; k < s_[2] + w_[2]; ++k)
+      for (PetscInt j = s_[1]; j < s_[1] + w_[1]; ++j)
+        for (PetscInt i = s_[0]; i < s_[0] + w_[0]; ++i, ++idx) {
+          const std::array<PetscInt, 3> g{i, j, k};
+          for (int a = 0; a < dim_; ++a) x[a] = coord(a, g[a]);
+          fn(idx, g, static_cast<const Vector&>(x));
+        }
+  }
 
   // Time grid.
   PetscInt nt() const { return nt_; }

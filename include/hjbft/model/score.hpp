@@ -70,6 +70,7 @@ public:
   double log_density(const double* x) const;
 
 private:
+  double responsibilities(const double* x) const;
   int d_, K_;
   std::vector<double> logc_, mean_, prec_;
   mutable std::vector<double> work_;

@@ -146,6 +146,7 @@ private:
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
   void build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost);
   double theta_at(PetscInt j) const;
+  void extrapolate(PetscInt j, int points, ::Vec out) const;  // V^j from the later steps (Howard)
   ::Vec drift(PetscInt j);  // reference drift b(t_j, .), computed once (see Operator)  // theta of the step t_{j+1} -> t_j
   void to_local(::Vec global, ::Vec local) const;
   void setup_reference();
