@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 
 namespace hjbft {
@@ -48,6 +49,13 @@ MemoryEstimate estimate_memory(const Grid& g, const HjbOptions& o, bool with_exa
   // factor of the same size (ILU(0)); GMRES(30) basis; work and ghosted vectors.
   const double nnz_per_row = 2 * d + 1;
   m.parts.emplace_back("matrices, preconditioner, Krylov", (3 * nnz_per_row * 1.5 + 32 + 12 + 4 * d) * vec);
+  // -hjb_tolerance auto: the companions at 2h, 4h (their V at every step and their
+  // work arrays, on 2^d and 4^d times fewer points), alive with the run.
+  if (o.tolerance == "auto") {
+    const double work = 3 * nnz_per_row * 1.5 + 32 + 12 + 4 * d + 31 + 3 * saved;
+    m.parts.emplace_back("companions (2h, 4h)", ((steps / 2 + work) / std::pow(2.0, d) +
+                                                 (steps / 4 + work) / std::pow(4.0, d)) * vec);
+  }
   // The rest (DMDA scatters and index maps for three DMs, the writer's slices,
   // matrix row arrays) calibrated on one run: Howard 513^2 x 20 peaked at 439 MiB
   // resident where the parts above sum to 377 MiB, 31 scalar fields more.

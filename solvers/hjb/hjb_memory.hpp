@@ -5,7 +5,8 @@
 // Fokker-Planck pass read them); global PI keeps a second copy (the previous
 // iterate), the reference drift of every step (nt+1 x N x d numbers, unless
 // -hjb_drift_cache 0) and the improved control at the saved steps of every
-// iteration (bounded by -pi_max_it).  Howard and Cole-Hopf hold one step of
+// iteration (bounded by -pi_max_it); -hjb_tolerance auto adds its two companion
+// solves on coarser grids.  Howard and Cole-Hopf hold one step of
 // everything else: the per-step methods are the path for large (3-D) grids.
 #include <string>
 #include <utility>

@@ -12,7 +12,7 @@
 
 namespace hjbft {
 
-
+// The reference drift of step j: computed on first use, then kept (see Operator).
 ::Vec HjbGridSolver::drift(PetscInt j) {
   Operator& o = *op_;
   if (!o.drift_all.empty()) {
@@ -84,7 +84,7 @@ void HjbGridSolver::extrapolate(PetscInt j, int points, ::Vec out) const {
 
 // Howard's iteration on each implicit step, from st.next down to t = 0.  A
 // checkpoint (hjb_checkpoint.cpp) holds st, V at the steps done, and the
-// policy the operator of the last step was assembled with (op_->work), from
+// policy the operator of the last step was assembled with (op_->policy), from
 // which restart_sweep() rebuilds that operator bit for bit.
 void HjbGridSolver::howard_sweep(SweepState& st) {
   const double dt = g_.dt();
