@@ -46,8 +46,9 @@ int cmd_solve(MPI_Comm comm) {
   HjbGridSolver solver(problem, grid, ho);
   solver.solve();
   if (solver.stopped()) {  // -hjb_stop_after: the checkpoint is the result of this run
-    HJBFT_PETSC(PetscPrintf(comm, "  stopped after -hjb_stop_after %d steps; continue with -restart %s\n",
-                            static_cast<int>(ho.stop_after), ho.checkpoint_file.c_str()));
+    HJBFT_PETSC(PetscPrintf(comm, "  stopped after %d steps (-hjb_stop_after %d); continue with -restart %s\n",
+                            static_cast<int>(solver.steps_this_run()), static_cast<int>(ho.stop_after),
+                            ho.checkpoint_file.c_str()));
     return 0;
   }
 

@@ -76,6 +76,7 @@ void HjbGridSolver::fokker_planck(std::vector<::Vec>* density) {
   for (PetscInt j = 0; j < g_.nt(); ++j) {
     const double theta = theta_at(j);
     HJBFT_PETSC(VecCopy(mu, w));
+    step_->begin_step(j);
     step_->solve(op_->A, mu, w, g_.time(j), true);
     // The operator of the next step: theta_at(j+1), or theta = 1 at t = T (as in the sweeps).
     const double theta_next = j + 1 < g_.nt() ? theta_at(j + 1) : 1.0;

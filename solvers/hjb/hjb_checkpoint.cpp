@@ -4,9 +4,9 @@
 // iteration at step j (the operator of step j was assembled from it) or
 // Cole-Hopf's phi at step j.  The restart rebuilds the operator of step j from
 // that field with the same assembly, so the continued run repeats the
-// uninterrupted one bit for bit (with -hjb_pc_refresh 1; a kept preconditioner
-// is rebuilt at the restart, which changes the iterates within the linear
-// tolerance only).
+// uninterrupted one bit for bit.  A kept preconditioner (-hjb_pc_refresh R > 1)
+// is rebuilt at the restart, so checkpoints (and -hjb_stop_after) wait for the
+// next step at which the uninterrupted run rebuilds it too: every R-th step.
 #include <petsctime.h>
 
 #include <cmath>
@@ -32,23 +32,26 @@ std::string HjbGridSolver::checkpoint_key() const {
 
 bool HjbGridSolver::after_step(const SweepState& st, ::Vec aux) {
   ++steps_this_run_;
-  const bool stop = o_.stop_after > 0 && steps_this_run_ >= o_.stop_after;
-  bool due = stop || (o_.checkpoint_steps > 0 && steps_this_run_ % o_.checkpoint_steps == 0);
-  if (!due && o_.checkpoint_minutes > 0) {
+  stop_due_ = stop_due_ || (o_.stop_after > 0 && steps_this_run_ >= o_.stop_after);
+  checkpoint_due_ = checkpoint_due_ || (o_.checkpoint_steps > 0 && steps_this_run_ % o_.checkpoint_steps == 0);
+  if (!checkpoint_due_ && o_.checkpoint_minutes > 0) {
     PetscLogDouble now;
     HJBFT_PETSC(PetscTime(&now));
     int late = now - last_checkpoint_time_ >= 60 * o_.checkpoint_minutes;
     MPI_Bcast(&late, 1, MPI_INT, 0, g_.comm());  // rank 0's clock decides for every rank
-    due = late;
+    checkpoint_due_ = late;
   }
-  if (!due) return false;
+  // A restart builds a new preconditioner; with a kept one (-hjb_pc_refresh R)
+  // the checkpoint waits for a step where the uninterrupted run builds one too.
+  if (!(checkpoint_due_ || stop_due_) || !step_->rebuilds_at(g_.nt() - 1 - st.next)) return false;
   write_checkpoint(st, aux);
+  checkpoint_due_ = false;
   HJBFT_PETSC(PetscTime(&last_checkpoint_time_));
   if (o_.monitor)
     HJBFT_PETSC(PetscPrintf(g_.comm(), "  checkpoint: steps %" PetscInt_FMT "..%" PetscInt_FMT " done, wrote %s\n",
                             st.next + 1, g_.nt(), o_.checkpoint_file.c_str()));
-  stopped_ = stop;
-  return stop;
+  stopped_ = stop_due_;
+  return stopped_;
 }
 
 void HjbGridSolver::write_checkpoint(const SweepState& st, ::Vec aux) {

@@ -75,9 +75,10 @@ void StepSolver::configure_multigrid(const Grid& g) {
 }
 
 PetscInt StepSolver::solve(Mat A, ::Vec rhs, ::Vec x, double t, bool transpose) {
-  // Rebuild the preconditioner at every refresh_-th solve only.
-  HJBFT_PETSC(KSPSetReusePreconditioner(ksp_, solves_ % refresh_ == 0 ? PETSC_FALSE : PETSC_TRUE));
-  ++solves_;
+  // Rebuild the preconditioner at every solve (refresh_ 1) or at the first solve
+  // of a step begin_step() marked; PCSetUp builds it anyway if it has none.
+  HJBFT_PETSC(KSPSetReusePreconditioner(ksp_, refresh_ == 1 || rebuild_ ? PETSC_FALSE : PETSC_TRUE));
+  rebuild_ = false;
   HJBFT_PETSC(KSPSetOperators(ksp_, A, A));
   if (transpose) HJBFT_PETSC(KSPSolveTranspose(ksp_, rhs, x));
   else HJBFT_PETSC(KSPSolve(ksp_, rhs, x));

@@ -10,9 +10,13 @@
 // that could assemble them on coarse grids).
 //
 // The operator changes slowly from one step (and one Howard iteration) to the
-// next, so the preconditioner may be kept: -hjb_pc_refresh N rebuilds it at
-// every N-th solve only (1: every solve; the Krylov method absorbs the
-// difference at the price of a few iterations).
+// next, so the preconditioner may be kept: with -hjb_pc_refresh R > 1 it is
+// rebuilt at the first solve of the steps k = 0, R, 2R, ... of each sweep
+// (k counts the steps the sweep has done) and reused for every other solve;
+// the Krylov method absorbs the difference at the price of a few iterations.
+// Tying the rebuilds to step numbers, not to a count of solves, lets a restart
+// from a checkpoint at such a step repeat the uninterrupted run bit for bit.
+// R = 1 rebuilds it at every solve.
 #include <petscksp.h>
 
 #include "hjbft/grid/grid.hpp"
@@ -30,6 +34,11 @@ public:
   // the initial guess; returns the iterations.  Throws SolverError when the
   // Krylov method fails (t only for the message).
   PetscInt solve(Mat A, ::Vec rhs, ::Vec x, double t, bool transpose = false);
+  // Called before the solves of step k of a sweep (k = 0 for its first step).
+  void begin_step(PetscInt k) { rebuild_ = k % refresh_ == 0; }
+  // True when a restart before step k rebuilds the preconditioner where the
+  // uninterrupted run does (checkpoints wait for such a step).
+  bool rebuilds_at(PetscInt k) const { return k % refresh_ == 0; }
   KSP ksp() const { return ksp_; }
   // Sets the relative tolerance unless -ksp_rtol was given; returns the one in use.
   double set_rtol_unless_given(double rtol);
@@ -37,7 +46,8 @@ public:
 private:
   void configure_multigrid(const Grid& g);
   KSP ksp_ = nullptr;
-  PetscInt refresh_, solves_ = 0;
+  PetscInt refresh_;
+  bool rebuild_ = true;  // rebuild at the next solve
 };
 
 // Levels for -pc_type mg on this grid: 1 + how often every axis halves,

@@ -55,6 +55,7 @@ void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<
     }
     if (Vprev) to_local((*Vprev)[j], loc_);
     op_->op.assemble(t, theta, dt, drift(j), Vprev ? loc_ : nullptr, op_->A, op_->cost);
+    step_->begin_step(g_.nt() - 1 - j);
     build_rhs(Vout[j + 1], theta, theta_prev, true);
     HJBFT_PETSC(VecCopy(Vout[j + 1], Vout[j]));
     *lin_its += step_->solve(op_->A, op_->rhs, Vout[j], t);
@@ -103,6 +104,7 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
     // Near t = T, with fewer later steps, the lower orders.
     extrapolate(j, 2, op_->policy);
     extrapolate(j, 3, V_[j]);
+    step_->begin_step(g_.nt() - 1 - j);
     for (PetscInt it = 0;; ++it) {
       to_local(op_->policy, loc2_);
       op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);
@@ -187,6 +189,7 @@ void HjbGridSolver::cole_hopf_sweep(SweepState& st) {
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !st.have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), nullptr, op_->Aprev, nullptr);
     op_->op.assemble(t, theta, dt, drift(j), nullptr, op_->A, nullptr);
+    step_->begin_step(g_.nt() - 1 - j);
     build_rhs(next, theta, st.theta_prev, false);
     HJBFT_PETSC(VecCopy(next, cur));
     st.lin_its += step_->solve(op_->A, op_->rhs, cur, t);

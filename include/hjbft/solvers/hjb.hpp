@@ -61,7 +61,8 @@ struct HjbOptions {
   bool with_exact = true;  // compare with a closed form where one applies (companions: no)
   bool drift_cache = true;
   double ksp_rtol = 1e-13;        // relative residual of each step's linear solve
-  PetscInt pc_refresh = 1;        // rebuild the preconditioner every pc_refresh solves
+  PetscInt pc_refresh = 0;        // rebuild the preconditioner every pc_refresh time steps (1: every
+                                  // solve; 0: 10 under auto tolerances, 1 under tight)
   double memory_limit = 0;        // MiB per rank; refuse a larger estimated need (0: no limit)
   // Checkpoints (Howard, Cole-Hopf): every checkpoint_steps steps and/or every
   // checkpoint_minutes of wall time (0: never), to checkpoint_file; restart_file
@@ -91,6 +92,7 @@ public:
   void solve();
   // True when solve() stopped at -hjb_stop_after with a checkpoint (no fields to write).
   bool stopped() const { return stopped_; }
+  PetscInt steps_this_run() const { return steps_this_run_; }  // time steps this run did
   // Fields at time step j (after solve()).
   ::Vec value(PetscInt j) const { return V_[j]; }
   void control(PetscInt j, ::Vec u) const;  // u = gain grad V at t_j (dof d)
@@ -129,8 +131,9 @@ private:
   };
   void howard_sweep(SweepState& st);
   void cole_hopf_sweep(SweepState& st);
-  // After each step: checkpoint when due (aux: Howard's last policy, Cole-Hopf's phi);
-  // true when the run is to stop here (-hjb_stop_after).
+  // After each step: checkpoint when due (aux: Howard's last policy, Cole-Hopf's phi)
+  // and the next step rebuilds the preconditioner; true when the run is to stop
+  // here (-hjb_stop_after).
   bool after_step(const SweepState& st, ::Vec aux);
   void write_checkpoint(const SweepState& st, ::Vec aux);
   void restart_sweep(SweepState* st);
@@ -176,6 +179,7 @@ private:
   std::unique_ptr<Grid> companion_grid_[2];  // 2h and 4h (-hjb_tolerance auto)
   std::unique_ptr<HjbGridSolver> companion_[2];
   PetscInt steps_this_run_ = 0;
+  bool checkpoint_due_ = false, stop_due_ = false;  // waiting for a step where a restart may resume
   double last_checkpoint_time_ = 0;
 };
 
