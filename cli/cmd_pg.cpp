@@ -19,6 +19,7 @@ int cmd_pg(MPI_Comm comm) {
   no.adam.schedule = "cosine";
   no.outer = 100;
   no.value_steps = 200;
+  no.control_form = "free";  // the estimators differentiate u = N_theta itself
   no.diverge = 1e6;  // Adam's first steps move only the last layer: later changes are naturally larger
   HJBFT_PETSC(ReadNeuralOptions(comm, &no));
   PgOptions pg;

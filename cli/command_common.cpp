@@ -66,7 +66,7 @@ void write_neural_result(FieldWriter& writer, const Problem& problem, const Grid
   });
   write_history(writer, solver.history());
   save_network(writer.handle(), "/networks/value", solver.fields().value_net());
-  save_network(writer.handle(), "/networks/control", solver.fields().control_net());
+  save_network(writer.handle(), "/networks/control", solver.fields().control_net(), solver.fields().control_form());
   write_summary(writer, solver.summary());
   writer.set_attribute("reference", reference ? reference->name() : std::string("none"));
   for (const auto& [name, v] : attributes) writer.set_attribute(name, v);

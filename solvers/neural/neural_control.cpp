@@ -25,9 +25,15 @@ public:
     o.control_hidden = us.hidden;
     o.activation = us.act;
     o.time_freq = extra / 2;
+    const std::string form = f.form("/networks/control");  // none: written before the forms, free
+    o.control_form = form.empty() ? "free" : form;
+    if (o.control_form != "free" && o.control_form != "terminal")
+      throw InputError("-control", "neural: the control network in '" + file + "' has an unknown form '" + form +
+                                       "' (known: free, terminal)");
     fields_ = std::make_unique<NeuralFields>(p, o);
     f.load("/networks/value", fields_->value_net());
     f.load("/networks/control", fields_->control_net());
+    fields_->set_control_fitted();
   }
   void eval(double t, const Matrix& Y, Matrix& U, std::vector<char>&) const override { fields_->control(t, Y, U); }
   // V_psi (of the last evaluated control: a value, not the optimum's), with this problem's reward as V(T).

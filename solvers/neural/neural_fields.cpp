@@ -18,6 +18,7 @@ NeuralFields::NeuralFields(const Problem& p, const NeuralOptions& o)
     : p_(p),
       d_(p.dim),
       T_(p.T()),
+      form_(o.control_form),
       emb_{o.time_freq, p.T()},
       vnet_(shape(p.dim + emb_.size(), o.value_hidden, 1, o.activation)),
       unet_(shape(p.dim + emb_.size(), o.control_hidden, p.dim, o.activation)) {
@@ -57,10 +58,24 @@ void NeuralFields::value_gradient(double t, const Matrix& X, Matrix& G) const {
   for (Eigen::Index j = 0; j < X.cols(); ++j) G.col(j) += p_.reward->gradient(X.col(j));
 }
 
+NeuralFields::ControlMap NeuralFields::control_map(double t) const {
+  if (form_ != "terminal") return {0.0, 1.0};
+  const double gain = p_.control.coefficients(t).gain();
+  return {gain, gain * (1 - t / T_)};
+}
+
 void NeuralFields::control(double t, const Matrix& X, Matrix& U) const {
+  if (form_ == "terminal" && !fitted_) {
+    U.setZero(d_, X.cols());
+    return;
+  }
   Matrix In;
   inputs(t, X, In);
   unet_.forward(In, U);
+  const ControlMap m = control_map(t);
+  if (m.offset == 0 && m.scale == 1) return;
+  U *= m.scale;
+  for (Eigen::Index j = 0; j < X.cols(); ++j) U.col(j) += m.offset * p_.reward->gradient(X.col(j));
 }
 
 }  // namespace hjbft

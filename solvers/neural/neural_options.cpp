@@ -13,9 +13,10 @@ namespace hjbft {
 // registration per option (nothing to follow but the list itself); the string
 // options go through char buffers, copied in before and out after the block.
 PetscErrorCode ReadNeuralOptions(MPI_Comm comm, NeuralOptions* o) {
-  char mode[32], ev[32], act[32], sched[32], init[32], ref[PETSC_MAX_PATH_LEN], load[PETSC_MAX_PATH_LEN] = "";
+  char mode[32], ev[32], form[32], act[32], sched[32], init[32], ref[PETSC_MAX_PATH_LEN], load[PETSC_MAX_PATH_LEN] = "";
   std::snprintf(mode, sizeof mode, "%s", o->mode.c_str());
   std::snprintf(ev, sizeof ev, "%s", o->evaluation.c_str());
+  std::snprintf(form, sizeof form, "%s", o->control_form.c_str());
   std::snprintf(act, sizeof act, "%s", nn::to_string(o->activation).c_str());
   std::snprintf(sched, sizeof sched, "%s", o->adam.schedule.c_str());
   std::snprintf(init, sizeof init, "%s", o->init.c_str());
@@ -38,6 +39,10 @@ PetscErrorCode ReadNeuralOptions(MPI_Comm comm, NeuralOptions* o) {
                                nullptr, ev, ev, sizeof ev, nullptr));
   PetscCall(PetscOptionsInt("-neural_td_refresh", "td: Adam steps between refreshes of the target network", nullptr,
                             o->td_refresh, &o->td_refresh, nullptr));
+  PetscCall(PetscOptionsString("-neural_control_form",
+                               "free (u = N(x, t)) | terminal (u = gain [grad r + (1 - t/T) N]: exact at t = T; "
+                               "continuous mode)",
+                               nullptr, form, form, sizeof form, nullptr));
   for (auto [name, help, w] : {std::tuple{"-neural_value_hidden", "Hidden widths of the value network (comma-separated)",
                                           &o->value_hidden},
                                std::tuple{"-neural_control_hidden", "Hidden widths of the control network",
@@ -77,6 +82,7 @@ PetscErrorCode ReadNeuralOptions(MPI_Comm comm, NeuralOptions* o) {
   PetscOptionsEnd();
   o->mode = mode;
   o->evaluation = ev;
+  o->control_form = form;
   o->activation = nn::activation_from_string(act, "-neural_activation");
   o->adam.schedule = sched;
   o->init = init;
@@ -98,6 +104,11 @@ void validate(const NeuralOptions& o, int size) {
   if (o.ddpm_steps_set && o.mode != "discrete")
     throw InputError("-ddpm_steps", "sets the steps of the discrete chain: use it with -neural_mode discrete "
                                     "(continuous mode: -neural_steps)");
+  if (o.control_form != "free" && o.control_form != "terminal")
+    throw InputError("-neural_control_form", "unknown form '" + o.control_form + "' (allowed: free, terminal)");
+  if (o.control_form == "terminal" && o.mode == "discrete")
+    throw InputError("-neural_control_form", "terminal builds in u(T) = gain grad r, the continuous-time optimum; "
+                                             "the chain's last control is not that (use free with -neural_mode discrete)");
   positive(o.outer, "-neural_outer");
   positive(o.nsteps, o.mode == "discrete" ? "-ddpm_steps" : "-neural_steps");
   positive(o.td_refresh, "-neural_td_refresh");

@@ -26,6 +26,12 @@ NeuralPiftSolver::NeuralPiftSolver(MPI_Comm comm, const Problem& p, const Grid& 
     const NetworkFile file(o_.load, "-neural_load");
     file.load("/networks/value", fields_->value_net());
     file.load("/networks/control", fields_->control_net());
+    const std::string form = file.form("/networks/control");
+    if ((form.empty() ? "free" : form) != o_.control_form)
+      throw InputError("-neural_load", "the control network in '" + o_.load + "' has the form '" +
+                                           (form.empty() ? "free" : form) + "', this run uses -neural_control_form " +
+                                           o_.control_form);
+    fields_->set_control_fitted();
   }
   first_path_ = o_.paths * rank_ / size_;
   local_paths_ = o_.paths * (rank_ + 1) / size_ - first_path_;

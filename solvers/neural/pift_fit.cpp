@@ -198,7 +198,8 @@ ImprovementWeights improvement_weights(const Problem& p, const std::vector<doubl
 
 }  // namespace
 
-// Policy improvement.  Loss: mean over pairs of w_i |u_theta(t_i, Y_i) - target|^2 with
+// Policy improvement.  Loss: mean over pairs of w_i |u_theta(t_i, Y_i) - target|^2, u_theta of
+// the control form (u = offset grad r + scale N_theta, so d/dN = scale d/du), with
 //   continuous: target = gain(t_i) grad V_psi(t_i, Y_i)                 (B grad V / (beta Lambda))
 //   discrete:   target = sigma_i^2/(beta_i b_i) grad V_psi(t_{i+1}, Y_{i+1})
 // (the targets of each minibatch are computed from the fitted V_psi on the fly;
@@ -210,6 +211,8 @@ double NeuralPiftSolver::fit_control(int k, const Paths& P) {
   const ImprovementWeights iw = improvement_weights(p_, times_, P.nsteps(), discrete);
   const nn::Mlp& vnet = fields_->value_net();
   nn::Mlp& net = fields_->control_net();
+  std::vector<NeuralFields::ControlMap> maps;
+  for (int i = 0; i < P.nsteps(); ++i) maps.push_back(fields_->control_map(times_[i]));
   Matrix Xb, Xv, Yb, Gin, target, dY;
   nn::MlpTape tape;
   auto local = [&](int, const std::vector<long>& idx, Vector& grad) {
@@ -231,17 +234,24 @@ double NeuralPiftSolver::fit_control(int k, const Paths& P) {
       target.col(b) = iw.gain[i] * (p_.reward->gradient(x) + (1 - times_[iv] / p_.T()) * Gin.col(b).head(d));
     }
     net.forward(Xb, Yb, tape);
+    for (int b = 0; b < bl; ++b) {  // u = offset grad r + scale N_theta (the control form)
+      const NeuralFields::ControlMap& m = maps[idx[b] / n];
+      if (m.offset != 0 || m.scale != 1)
+        Yb.col(b) = m.offset * p_.reward->gradient(P.In.col(idx[b]).head(d)) + m.scale * Yb.col(b);
+    }
     dY = Yb - target;
     double loss = 0;
     for (int b = 0; b < bl; ++b) {
       const double w = iw.weight[idx[b] / n];
       loss += w * dY.col(b).squaredNorm();
-      dY.col(b) *= 2.0 * w / o_.batch;
+      dY.col(b) *= 2.0 * w * maps[idx[b] / n].scale / o_.batch;  // d loss / d N_theta
     }
     net.backward(tape, dY, grad);
     return loss;
   };
-  return adam_fit(net, "control", k, o_.control_steps, o_.seed * 6271 + 130363ULL * k + 2, P, local);
+  const double loss = adam_fit(net, "control", k, o_.control_steps, o_.seed * 6271 + 130363ULL * k + 2, P, local);
+  fields_->set_control_fitted();
+  return loss;
 }
 
 }  // namespace hjbft

@@ -84,6 +84,9 @@ void validate(PgOptions* o, const NeuralOptions& no, const Problem& p, int size)
     throw InputError("-pg_paths", "needs at least one path per MPI rank (" + std::to_string(size) + "), got " +
                                       std::to_string(no.paths));
   if (no.mode != "continuous") throw InputError("-neural_mode", "hjbft pg runs the continuous sampler only");
+  if (no.control_form != "free")
+    throw InputError("-neural_control_form", "hjbft pg's gradients act on the network's output as the control: "
+                                             "free form only");
   if (!(o->adam.lr > 0) || !std::isfinite(o->adam.lr))
     throw InputError("-pg_lr", "must be a positive number, got " + std::to_string(o->adam.lr));
   if (!p.control.kl_case() && o->estimator != PgEstimator::pathwise)

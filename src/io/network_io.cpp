@@ -1,5 +1,6 @@
 #include "hjbft/io/network_io.hpp"
 
+#include <algorithm>
 #include <vector>
 
 #include "hjbft/core/errors.hpp"
@@ -50,9 +51,19 @@ bool read_string_attr(hid_t loc, const char* name, std::string& s) {
   return true;
 }
 
+void write_string_attr(hid_t loc, const char* name, const std::string& v) {
+  h5::Id type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type, std::max<std::size_t>(v.size(), 1));
+  h5::Id scalar{H5Screate(H5S_SCALAR), H5Sclose};
+  h5::Id attr{H5Acreate2(loc, name, type, scalar, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  if (attr < 0) throw SolverError(std::string("HDF5: create attribute ") + name + " failed");
+  const std::string buf = v.empty() ? std::string(1, '\0') : v;
+  h5::check(H5Awrite(attr, type, buf.data()), std::string("write attribute ") + name);
+}
+
 }  // namespace
 
-void save_network(hid_t loc, const std::string& name, const nn::Mlp& net) {
+void save_network(hid_t loc, const std::string& name, const nn::Mlp& net, const std::string& form) {
   h5::Quiet quiet;
   h5::Id lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
   H5Pset_create_intermediate_group(lcpl, 1);
@@ -67,13 +78,16 @@ void save_network(hid_t loc, const std::string& name, const nn::Mlp& net) {
   write_int_attr(group, "in", {net.shape().in}, true);
   write_int_attr(group, "hidden", net.shape().hidden, false);
   write_int_attr(group, "out", {net.shape().out}, true);
-  const std::string act = nn::to_string(net.shape().act);
-  h5::Id type{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(type, act.size());
-  h5::Id scalar{H5Screate(H5S_SCALAR), H5Sclose};
-  h5::Id attr{H5Acreate2(group, "activation", type, scalar, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
-  if (attr < 0) throw SolverError("HDF5: create attribute activation failed");
-  h5::check(H5Awrite(attr, type, act.data()), "write attribute activation");
+  write_string_attr(group, "activation", nn::to_string(net.shape().act));
+  if (!form.empty()) write_string_attr(group, "form", form);
+}
+
+std::string read_network_form(hid_t loc, const std::string& name) {
+  h5::Quiet quiet;
+  h5::Id group{H5Gopen2(loc, name.c_str(), H5P_DEFAULT), H5Gclose};
+  std::string form;
+  if (group < 0 || !read_string_attr(group, "form", form)) return "";
+  return form;
 }
 
 nn::MlpShape read_network_shape(hid_t loc, const std::string& name, const std::string& option,

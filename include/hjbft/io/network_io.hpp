@@ -11,9 +11,15 @@
 
 namespace hjbft {
 
-// Creates group `name` under `loc` (parents included) holding `net`.  Every
-// rank of a parallel file must make the same call with the same data.
-void save_network(hid_t loc, const std::string& name, const nn::Mlp& net);
+// Creates group `name` under `loc` (parents included) holding `net`; a
+// non-empty `form` is stored as attribute "form" (how the solver maps the
+// network's output to its field, e.g. the control forms of hjbft neural).
+// Every rank of a parallel file must make the same call with the same data.
+void save_network(hid_t loc, const std::string& name, const nn::Mlp& net, const std::string& form = "");
+
+// The "form" attribute of network group `name`; "" when it has none (files
+// written before forms existed).
+std::string read_network_form(hid_t loc, const std::string& name);
 
 // The shape of the network stored in group `name` under `loc`.  Throws
 // InputError(option, ... + context) when it is missing or unreadable.
@@ -35,6 +41,7 @@ public:
   NetworkFile& operator=(const NetworkFile&) = delete;
   nn::MlpShape shape(const std::string& group) const { return read_network_shape(file_, group, option_); }
   void load(const std::string& group, nn::Mlp& net) const { load_network(file_, group, option_, net); }
+  std::string form(const std::string& group) const { return read_network_form(file_, group); }
 
 private:
   hid_t file_;

@@ -13,7 +13,11 @@
 //      network refreshed every -neural_td_refresh Adam steps ("td").  The
 //      terminal condition is built into the network form:
 //          V_psi(t, x) = r(x) + (1 - t/T) N_psi(x, emb(t));
-//   3. policy improvement: fit u_theta to
+//   3. policy improvement: fit u_theta, of the form -neural_control_form
+//          free:      u_theta(t, x) = N_theta(x, emb(t))
+//          terminal:  u_theta(t, x) = gain(t) [grad r(x) + (1 - t/T) N_theta(x, emb(t))]
+//      (terminal: u_theta(T) = gain grad r = u*(T) exactly, as V_psi(T) = r,
+//      and the network carries grad (V - r) in the value's units), to
 //          continuous:  B grad V_psi(t, Y_t) / (beta Lambda)          (DESIGN 3)
 //          discrete:    sigma_t^2/(beta_t b_t) grad V_psi(t+1, Y_{t+1}) (DESIGN 5;
 //                       the realized next state is a one-sample estimate of
@@ -52,6 +56,7 @@ struct NeuralOptions {
   PetscInt nsteps = 100;             // continuous: Euler-Maruyama steps; discrete: K (-ddpm_steps)
   std::string evaluation = "td";     // td | mc
   PetscInt td_refresh = 10;          // td: Adam steps between target-network refreshes
+  std::string control_form = "free"; // free | terminal (continuous mode): see step 3 above
   std::vector<int> value_hidden{32, 32}, control_hidden{32, 32};
   nn::Activation activation = nn::Activation::tanh;
   PetscInt time_freq = 2;
@@ -93,10 +98,24 @@ public:
   void control(double t, const Matrix& X, Matrix& U) const;
   double T() const { return T_; }
 
+  // The control form u = offset(t) grad r(x) + scale(t) N_theta (free: 0, 1;
+  // terminal: gain(t), gain(t) (1 - t/T)), for the fit's chain rule.
+  struct ControlMap {
+    double offset, scale;
+  };
+  ControlMap control_map(double t) const;
+  const std::string& control_form() const { return form_; }
+  // The terminal form cannot start at u^0 = 0 with any network: until the
+  // first fit (or a load), control() is u^0 = 0, the pre-trained model.  The
+  // free form starts at 0 through its zero last layer and ignores this.
+  void set_control_fitted() { fitted_ = true; }
+
 private:
   const Problem& p_;
   int d_;
   double T_;
+  std::string form_;
+  bool fitted_ = false;
   nn::TimeEmbedding emb_;
   nn::Mlp vnet_, unet_;
 };
