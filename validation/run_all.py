@@ -13,6 +13,7 @@ Each report states the commit it was generated at (vcommon.provenance()).  The r
     sampling  validation/run_sampling_validation.py  docs/validation_sampling.md
     discrete  validation/run_discrete_validation.py  docs/validation_discrete.md
     neural    validation/run_neural_validation.py    docs/validation_neural.md (+ docs/figures/neural_*.png)
+    floor     validation/run_neural_floor.py         docs/validation_neural_floor.md (issue 14's decomposition)
     pg        validation/run_pg_validation.py        docs/validation_pg.md (+ docs/figures/pg_*.png)
     paraview  tests/io/check_xdmf_paraview.py        ParaView reads 1-D, 2-D and 3-D .xmf files back
                                                      (a failure here, not a skip, when ParaView is missing)
@@ -51,6 +52,8 @@ def reports(docs):
                     + mpi,
         "neural": [PY, os.path.join(V, "run_neural_validation.py"), "--hjbft", HJBFT, "--out", "neural_validation_out",
                    "--report", os.path.join(docs, "validation_neural.md"), "--figures", fig] + mpi,
+        "floor": [PY, os.path.join(V, "run_neural_floor.py"), "--hjbft", HJBFT, "--out", "neural_floor_out",
+                  "--report", os.path.join(docs, "validation_neural_floor.md")],
         "pg": [PY, os.path.join(V, "run_pg_validation.py"), "--pg-tests", os.path.join(BUILD, "tests", "pg", "pg_tests"),
                "--hjbft", HJBFT, "--train", "--out", "pg_validation_out",
                "--report", os.path.join(docs, "validation_pg.md"), "--figures", fig],
@@ -103,7 +106,7 @@ def paraview(logdir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="", help="comma-separated steps (grid, sampling, discrete, neural, pg, paraview, "
+    ap.add_argument("--only", default="", help="comma-separated steps (grid, sampling, discrete, neural, floor, pg, paraview, "
                                                "bench_grid, bench_sampling, bench_neural); default: all reports")
     ap.add_argument("--benchmarks", action="store_true", help="also run the benchmarks (docs/performance.md)")
     ap.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where the reports go (default docs/)")
