@@ -25,9 +25,9 @@ std::string vname(PetscInt k) { return "V_" + std::to_string(k); }
 // What a checkpoint must match to be continued by this run: the method, the
 // problem, the grid and the options that change the discrete solution.
 std::string HjbGridSolver::checkpoint_key() const {
-  return format("%s; %s; %s; theta %g, startup %d, advection %s, howard_tol %g", o_.method.c_str(),
+  return format("%s; %s; %s; theta %g, startup %d, advection %s, howard_tol %g%s", o_.method.c_str(),
                 p_.describe().c_str(), g_.describe().c_str(), o_.theta, static_cast<int>(o_.startup_steps),
-                o_.advection.c_str(), o_.howard_tol);
+                o_.advection.c_str(), o_.howard_tol, o_.splitting == "none" ? "" : ", splitting douglas");
 }
 
 bool HjbGridSolver::after_step(const SweepState& st, ::Vec aux) {
@@ -107,8 +107,7 @@ void HjbGridSolver::restart_sweep(SweepState* st) {
   const PetscInt j = st->next + 1;
   const bool howard = o_.method == "howard";
   if (howard) to_local(op_->work, loc2_);
-  op_->op.assemble(g_.time(j), theta_at(j), g_.dt(), drift(j), howard ? loc2_ : nullptr, op_->Aprev,
-                   howard ? op_->costprev : nullptr);
+  assemble_step(j, theta_at(j), howard ? loc2_ : nullptr, true, howard ? op_->costprev : nullptr);
   if (o_.monitor)
     HJBFT_PETSC(PetscPrintf(g_.comm(), "  restart: steps %" PetscInt_FMT "..%" PetscInt_FMT " from %s\n", j, g_.nt(),
                             file.c_str()));

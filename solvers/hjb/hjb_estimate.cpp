@@ -58,6 +58,7 @@ void HjbGridSolver::solve_companions() {
   co.method = o_.method == "colehopf" ? "colehopf" : "howard";  // howard: PI's discrete solution
   co.advection = o_.advection;
   co.theta = o_.theta;
+  co.splitting = o_.splitting;
   co.startup_steps = o_.startup_steps;
   co.howard_max_it = o_.howard_max_it;
   co.colehopf_trust = o_.colehopf_trust;
@@ -144,6 +145,7 @@ void HjbGridSolver::set_tolerances_from_estimate() {
   HJBFT_PETSC(VecNorm(V_[g_.nt()], NORM_INFINITY, &vmax));
   const double rtol = std::clamp(f * Ev / std::max(1.0, vmax), 1e-13, 1e-6);
   const double used = step_->set_rtol_unless_given(rtol);
+  if (op_->split) op_->split->set_rtol_unless_given(rtol);
   summary_["error_estimate_available"] = 1;
   summary_["solver_fraction"] = f;
   summary_["howard_tol"] = o_.howard_tol;

@@ -21,10 +21,11 @@ namespace hjbft {
 constexpr PetscInt kAutoPcRefresh = 10;
 
 PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
-  char method[64], adv[64], em[64], fp[64], every[64] = "", ckfile[PETSC_MAX_PATH_LEN], restart[PETSC_MAX_PATH_LEN] = "";
+  char method[64], split[64], adv[64], em[64], fp[64], every[64] = "", ckfile[PETSC_MAX_PATH_LEN], restart[PETSC_MAX_PATH_LEN] = "";
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(method, o->method.c_str(), sizeof method));
   PetscCall(PetscStrncpy(adv, o->advection.c_str(), sizeof adv));
+  PetscCall(PetscStrncpy(split, o->splitting.c_str(), sizeof split));
   PetscCall(PetscStrncpy(em, o->exact_method.c_str(), sizeof em));
   PetscCall(PetscStrncpy(fp, o->fp_init.c_str(), sizeof fp));
   PetscCall(PetscStrncpy(ckfile, o->checkpoint_file.c_str(), sizeof ckfile));
@@ -36,6 +37,10 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
                                adv, sizeof adv, nullptr));
   PetscCall(PetscOptionsReal("-hjb_theta", "Time stepping: 1 backward Euler, 0.5 Crank-Nicolson", nullptr, o->theta,
                              &o->theta, nullptr));
+  PetscCall(PetscOptionsString("-hjb_splitting",
+                               "none (one Krylov solve per step) | douglas (alternating-direction factors, tridiagonal "
+                               "line solves; -hjb_adi_ksp_type, -hjb_adi_pc_type)",
+                               nullptr, split, split, sizeof split, nullptr));
   PetscCall(PetscOptionsInt("-hjb_startup_steps", "Backward-Euler steps before Crank-Nicolson", nullptr,
                             o->startup_steps, &o->startup_steps, nullptr));
   char tol[16];
@@ -93,6 +98,7 @@ PetscErrorCode ReadHjbOptions(MPI_Comm comm, HjbOptions* o) {
   PetscOptionsEnd();
   o->method = method;
   o->advection = adv;
+  o->splitting = split;
   o->exact_method = em;
   o->fp_init = fp;
   o->monitor = mon;
@@ -131,6 +137,8 @@ void validate(const Problem& p, HjbOptions& o) {
     throw InputError("-hjb_method", "colehopf needs eta > 0 and a constant beta (no -beta_end); use pi or howard");
   if (o.advection != "auto" && o.advection != "upwind")
     throw InputError("-hjb_advection", "unknown scheme '" + o.advection + "' (allowed: auto, upwind)");
+  if (o.splitting != "none" && o.splitting != "douglas")
+    throw InputError("-hjb_splitting", "unknown splitting '" + o.splitting + "' (allowed: none, douglas)");
   if (!(o.theta >= 0.5 && o.theta <= 1)) throw InputError("-hjb_theta", "must be in [0.5, 1] (stability)");
   if (o.startup_steps < 0) throw InputError("-hjb_startup_steps", "must be >= 0");
   if (!(o.pi_tol > 0)) throw InputError("-pi_tol", "must be > 0");
@@ -196,6 +204,7 @@ void HjbGridSolver::init() {
   HJBFT_PETSC(DMCreateLocalVector(g_.da_box(), &locbox_));
 
   step_ = std::make_unique<StepSolver>(g_, o_.ksp_rtol, o_.pc_refresh);
+  if (o_.splitting == "douglas") op_->split = std::make_unique<DouglasSplit>(op_->op, g_, o_.ksp_rtol);
 
   V_.resize(g_.nt() + 1);
   for (auto& v : V_) HJBFT_PETSC(VecDuplicate(op_->cost, &v));
@@ -233,6 +242,7 @@ void HjbGridSolver::release() noexcept {
 }
 
 HjbGridSolver::Operator::~Operator() {
+  split.reset();
   MatDestroy(&A);
   MatDestroy(&Aprev);
   for (::Vec* v : {&cost, &costprev, &rhs, &work, &policy, &U, &U2, &drift_slot[0], &drift_slot[1]}) VecDestroy(v);
@@ -258,6 +268,23 @@ void HjbGridSolver::check_memory() {
 double HjbGridSolver::theta_at(PetscInt j) const {
   const PetscInt from_end = g_.nt() - 1 - j;
   return from_end < o_.startup_steps ? 1.0 : o_.theta;
+}
+
+void HjbGridSolver::assemble_step(PetscInt j, double theta, ::Vec ctrl, bool prev, ::Vec cost) {
+  const double t = g_.time(j);
+  if (op_->split) op_->split->assemble(t, theta, g_.dt(), drift(j), ctrl, prev, cost);
+  else op_->op.assemble(t, theta, g_.dt(), drift(j), ctrl, prev ? op_->Aprev : op_->A, cost);
+}
+
+PetscInt HjbGridSolver::solve_step(::Vec W, ::Vec x, double t) {
+  if (op_->split) return op_->split->solve(op_->rhs, W, x, t);
+  return step_->solve(op_->A, op_->rhs, x, t);
+}
+
+void HjbGridSolver::swap_steps() {
+  std::swap(op_->A, op_->Aprev);
+  std::swap(op_->cost, op_->costprev);
+  if (op_->split) op_->split->swap();
 }
 
 void HjbGridSolver::to_local(::Vec global, ::Vec local) const {

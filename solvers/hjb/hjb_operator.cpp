@@ -111,6 +111,19 @@ std::pair<double, double> axis_coefficients(double adv, double D, double h, bool
 }  // namespace
 
 void HjbOperator::assemble(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat A, ::Vec cost) const {
+  assemble_into(t, theta, dt, drift, ctrl, &A, false, cost);
+}
+
+void HjbOperator::assemble_axes(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat* M,
+                                ::Vec cost) const {
+  assemble_into(t, theta, dt, drift, ctrl, M, true, cost);
+}
+
+// One pass over the points: the control (the costly part, a gradient of V) is
+// computed once per point and written into one matrix, or into the d one-axis
+// factors (per_axis), each with its own diagonal.
+void HjbOperator::assemble_into(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat* M, bool per_axis,
+                                ::Vec cost) const {
   const int d = g_.dim();
   const ControlCoefficients cc = p_.control.coefficients(t);
   const double gain = cc.gain(), D = 0.5 * cc.Sigma * cc.Sigma;
@@ -125,7 +138,9 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec drift, ::Vec
   PetscScalar* ca = nullptr;
   if (cost) HJBFT_PETSC(VecGetArray(cost, &ca));
   HJBFT_PETSC(PetscLogEventBegin(assemble_event(), 0, 0, 0, 0));
-  PetscScalar* val = coo_values_.data();
+  const int nmat = per_axis ? d : 1;
+  PetscScalar* val[3];
+  for (int m = 0; m < nmat; ++m) val[m] = per_axis ? coo_axis_values_[m].data() : coo_values_.data();
   g_.for_each_local([&](PetscInt idx, const std::array<PetscInt, 3>& gi, const Vector&) {
     double u[3] = {0, 0, 0};
     if (ctrl) {
@@ -137,34 +152,38 @@ void HjbOperator::assemble(double t, double theta, double dt, ::Vec drift, ::Vec
       for (int a = 0; a < d; ++a) u2 += u[a] * u[a];
       ca[idx] = -cc.cost_rate(u2);
     }
-    PetscScalar* diag_entry = val++;
-    double diag = 0;
+    PetscScalar* diag_entry[3];
+    double diag[3] = {0, 0, 0};
+    for (int m = 0; m < nmat; ++m) diag_entry[m] = val[m]++;
     for (int a = 0; a < d; ++a) {
+      const int m = per_axis ? a : 0;
       const bool left = gi[a] == 0, right = gi[a] == g_.n(a) - 1;
       const auto [lo, hi] = axis_coefficients(ba[idx * d + a] + cc.B * u[a], D, g_.h(a), left, right, upwind_only_);
-      diag -= lo + hi;
+      diag[m] -= lo + hi;
       // Every existing neighbour gets a value, zero or not: the pattern is fixed.
-      if (!left) *val++ = -theta * dt * lo;
-      if (!right) *val++ = -theta * dt * hi;
+      if (!left) *val[m]++ = -theta * dt * lo;
+      if (!right) *val[m]++ = -theta * dt * hi;
     }
-    *diag_entry = 1.0 - theta * dt * diag;
+    for (int m = 0; m < nmat; ++m) *diag_entry[m] = 1.0 - theta * dt * diag[m];
   });
-  HJBFT_PETSC(MatSetValuesCOO(A, coo_values_.data(), INSERT_VALUES));
+  for (int m = 0; m < nmat; ++m)
+    HJBFT_PETSC(MatSetValuesCOO(M[m], per_axis ? coo_axis_values_[m].data() : coo_values_.data(), INSERT_VALUES));
   HJBFT_PETSC(VecRestoreArrayRead(drift, &ba));
   if (ctrl) HJBFT_PETSC(VecRestoreArrayRead(ctrl, &va));
   if (cost) HJBFT_PETSC(VecRestoreArray(cost, &ca));
   HJBFT_PETSC(PetscLogEventEnd(assemble_event(), 0, 0, 0, 0));
 }
 
-void HjbOperator::set_pattern(Mat A) const {
+void HjbOperator::set_pattern(Mat A, int axis) const {
   const int d = g_.dim();
+  const int a_lo = axis < 0 ? 0 : axis, a_hi = axis < 0 ? d : axis + 1;
   std::vector<PetscInt> rows, cols;
   const GhostedArray loc = ghosted_view(g_.da());  // ghosted local indices
   g_.for_each_local([&](PetscInt, const std::array<PetscInt, 3>& gi, const Vector&) {
     const PetscInt row = loc.index(gi);
     rows.push_back(row);
     cols.push_back(row);
-    for (int a = 0; a < d; ++a) {
+    for (int a = a_lo; a < a_hi; ++a) {
       if (gi[a] != 0) {
         rows.push_back(row);
         cols.push_back(row - loc.stride(a));
@@ -175,7 +194,12 @@ void HjbOperator::set_pattern(Mat A) const {
       }
     }
   });
-  coo_values_.resize(rows.size());
+  if (axis < 0) {
+    coo_values_.resize(rows.size());
+  } else {
+    coo_axis_values_.resize(d);
+    coo_axis_values_[axis].resize(rows.size());
+  }
   // Local indices through the DM's local-to-global map (the arrays are overwritten).
   HJBFT_PETSC(MatSetPreallocationCOOLocal(A, static_cast<PetscCount>(rows.size()), rows.data(), cols.data()));
 }

@@ -24,11 +24,17 @@ public:
   // axis, the lower and upper neighbour where they exist.  assemble() then
   // writes the values in that order with one MatSetValuesCOO (no per-row
   // insertion; a CUDA matrix takes them in one copy).
-  void set_pattern(Mat A) const;
+  // axis >= 0: the pattern of that axis alone (diagonal, lower, upper), for the
+  // factors I - theta dt L_a of the Douglas splitting (hjb_douglas.hpp).
+  void set_pattern(Mat A, int axis = -1) const;
   // A = I - theta dt L_u(t), cost = c_u(t) = -beta/2 Lambda |u|^2 (may be null).
   // drift: reference_drift(t) (global, dof d).
   // ctrl: ghosted local vector of the value that defines u = gain grad_h V, or null (u = 0).
   void assemble(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat A, ::Vec cost) const;
+  // The same as d one-axis factors M[a] = I - theta dt L_a, L_a the part of L
+  // along axis a (L = sum_a L_a, each with zero row sums), M[a] with
+  // set_pattern(M[a], a); the control is computed once for all of them.
+  void assemble_axes(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat* M, ::Vec cost) const;
   // u = gain grad_h V at time t; V given as a ghosted local vector; U has dof d.
   void control(double t, ::Vec Vlocal, ::Vec U) const;
   // grad_h V at an owned point (central inside, one-sided at the box edge).
@@ -42,6 +48,9 @@ private:
   const Grid& g_;
   bool upwind_only_;
   mutable std::vector<PetscScalar> coo_values_;  // assemble()'s work array, in set_pattern()'s order
+  mutable std::vector<std::vector<PetscScalar>> coo_axis_values_;  // the same per axis factor
+  void assemble_into(double t, double theta, double dt, ::Vec drift, ::Vec ctrl, Mat* M, bool per_axis,
+                     ::Vec cost) const;
 };
 
 }  // namespace hjbft

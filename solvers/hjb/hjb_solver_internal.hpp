@@ -1,5 +1,8 @@
 #pragma once
 // The solver's operator and work vectors (private to solvers/hjb/).
+#include <memory>
+
+#include "hjb_douglas.hpp"
 #include "hjb_operator.hpp"
 #include "hjb_step_solver.hpp"
 #include "hjbft/solvers/hjb.hpp"
@@ -11,6 +14,7 @@ struct HjbGridSolver::Operator {
   ~Operator();
   HjbOperator op;
   Mat A = nullptr, Aprev = nullptr;                    // I - theta dt L at steps j and j+1
+  std::unique_ptr<DouglasSplit> split;                 // -hjb_splitting douglas: its factors instead
   ::Vec cost = nullptr, costprev = nullptr;            // c_u at steps j and j+1
   ::Vec rhs = nullptr, work = nullptr;
   ::Vec policy = nullptr;                              // Howard: the value defining the current policy

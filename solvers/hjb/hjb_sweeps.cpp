@@ -36,7 +36,8 @@ void HjbGridSolver::build_rhs(::Vec Vnext, double theta, double theta_prev, bool
   if (with_cost) HJBFT_PETSC(VecAXPY(op_->rhs, dt * theta, op_->cost));
   if (theta < 1) {
     // (1-theta) dt L^{j+1} V^{j+1} = (1-theta)/theta_prev (V^{j+1} - A_{j+1} V^{j+1})
-    HJBFT_PETSC(MatMult(op_->Aprev, Vnext, op_->work));
+    if (op_->split) op_->split->mult(true, Vnext, op_->work);
+    else HJBFT_PETSC(MatMult(op_->Aprev, Vnext, op_->work));
     HJBFT_PETSC(VecAYPX(op_->work, -1.0, Vnext));
     HJBFT_PETSC(VecAXPY(op_->rhs, (1 - theta) / theta_prev, op_->work));
     if (with_cost) HJBFT_PETSC(VecAXPY(op_->rhs, dt * (1 - theta), op_->costprev));
@@ -44,23 +45,21 @@ void HjbGridSolver::build_rhs(::Vec Vnext, double theta, double theta_prev, bool
 }
 
 void HjbGridSolver::evaluate_sweep(const std::vector<::Vec>* Vprev, std::vector<::Vec>& Vout, PetscInt* lin_its) {
-  const double dt = g_.dt();
   bool have_prev = false;
   double theta_prev = 1;
   for (PetscInt j = g_.nt() - 1; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !have_prev) {  // Crank-Nicolson from the first step: operator at t_{j+1} too
       if (Vprev) to_local((*Vprev)[j + 1], loc_);
-      op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), Vprev ? loc_ : nullptr, op_->Aprev, op_->costprev);
+      assemble_step(j + 1, 1.0, Vprev ? loc_ : nullptr, true, op_->costprev);
     }
     if (Vprev) to_local((*Vprev)[j], loc_);
-    op_->op.assemble(t, theta, dt, drift(j), Vprev ? loc_ : nullptr, op_->A, op_->cost);
+    assemble_step(j, theta, Vprev ? loc_ : nullptr, false, op_->cost);
     step_->begin_step(g_.nt() - 1 - j);
     build_rhs(Vout[j + 1], theta, theta_prev, true);
     HJBFT_PETSC(VecCopy(Vout[j + 1], Vout[j]));
-    *lin_its += step_->solve(op_->A, op_->rhs, Vout[j], t);
-    std::swap(op_->A, op_->Aprev);
-    std::swap(op_->cost, op_->costprev);
+    *lin_its += solve_step(Vout[j + 1], Vout[j], t);
+    swap_steps();
     theta_prev = theta;
     have_prev = true;
   }
@@ -88,14 +87,13 @@ void HjbGridSolver::extrapolate(PetscInt j, int points, ::Vec out) const {
 // policy the operator of the last step was assembled with (op_->policy), from
 // which restart_sweep() rebuilds that operator bit for bit.
 void HjbGridSolver::howard_sweep(SweepState& st) {
-  const double dt = g_.dt();
   PetscLogDouble t0, tnow;
   HJBFT_PETSC(PetscTime(&t0));
   for (PetscInt j = st.next; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
     if (theta < 1 && !st.have_prev) {
       to_local(V_[j + 1], loc_);
-      op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), loc_, op_->Aprev, op_->costprev);
+      assemble_step(j + 1, 1.0, loc_, true, op_->costprev);
     }
     // First policy: V extrapolated linearly in time from the two later steps,
     // 2 V^{j+1} - V^{j+2}; Krylov initial guess: quadratically, 3 V^{j+1} - 3 V^{j+2}
@@ -107,9 +105,9 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
     step_->begin_step(g_.nt() - 1 - j);
     for (PetscInt it = 0;; ++it) {
       to_local(op_->policy, loc2_);
-      op_->op.assemble(t, theta, dt, drift(j), loc2_, op_->A, op_->cost);
+      assemble_step(j, theta, loc2_, false, op_->cost);
       build_rhs(V_[j + 1], theta, st.theta_prev, true);
-      st.lin_its += step_->solve(op_->A, op_->rhs, V_[j], t);
+      st.lin_its += solve_step(V_[j + 1], V_[j], t);
       ++st.howard_its;
       HJBFT_PETSC(VecWAXPY(op_->rhs, -1.0, op_->policy, V_[j]));  // V_new - V_policy (rhs is free now)
       to_local(op_->rhs, loc_);
@@ -122,8 +120,7 @@ void HjbGridSolver::howard_sweep(SweepState& st) {
                           std::to_string(du) + " after " + std::to_string(it + 1) + " iterations; -howard_max_it)");
       HJBFT_PETSC(VecCopy(V_[j], op_->policy));
     }
-    std::swap(op_->A, op_->Aprev);
-    std::swap(op_->cost, op_->costprev);
+    swap_steps();
     st.theta_prev = theta;
     st.have_prev = true;
     st.next = j - 1;
@@ -168,7 +165,7 @@ struct PhiToValue {
 // is not positivity preserving) are counted; inside the region holding the
 // reference mass they are an error (beta too small for Cole-Hopf on this grid).
 void HjbGridSolver::cole_hopf_sweep(SweepState& st) {
-  const double dt = g_.dt(), beta = p_.control.beta()(0);
+  const double beta = p_.control.beta()(0);
   OwnedVec next = OwnedVec::like(op_->work), cur = OwnedVec::like(op_->work);
   if (st.next == g_.nt() - 1) {  // phi(T) = exp((r - max r)/beta)
     PetscReal rmax;
@@ -187,12 +184,12 @@ void HjbGridSolver::cole_hopf_sweep(SweepState& st) {
   PhiToValue to_value{o_.colehopf_trust, st.untrusted, st.untrusted_region, st.min_log10_region};
   for (PetscInt j = st.next; j >= 0; --j) {
     const double t = g_.time(j), theta = theta_at(j);
-    if (theta < 1 && !st.have_prev) op_->op.assemble(g_.time(j + 1), 1.0, dt, drift(j + 1), nullptr, op_->Aprev, nullptr);
-    op_->op.assemble(t, theta, dt, drift(j), nullptr, op_->A, nullptr);
+    if (theta < 1 && !st.have_prev) assemble_step(j + 1, 1.0, nullptr, true, nullptr);
+    assemble_step(j, theta, nullptr, false, nullptr);
     step_->begin_step(g_.nt() - 1 - j);
     build_rhs(next, theta, st.theta_prev, false);
     HJBFT_PETSC(VecCopy(next, cur));
-    st.lin_its += step_->solve(op_->A, op_->rhs, cur, t);
+    st.lin_its += solve_step(next, cur, t);
     PetscReal mx;
     HJBFT_PETSC(VecMax(cur, nullptr, &mx));
     if (!(mx > 0) || !std::isfinite(mx))
@@ -210,7 +207,7 @@ void HjbGridSolver::cole_hopf_sweep(SweepState& st) {
     HJBFT_PETSC(VecRestoreArray(V_[j], &v));
     if (ma) HJBFT_PETSC(VecRestoreArrayRead(mask_[s], &ma));
     std::swap(next, cur);
-    std::swap(op_->A, op_->Aprev);
+    swap_steps();  // the cost vectors, unused here, swap too
     st.theta_prev = theta;
     st.have_prev = true;
     st.next = j - 1;

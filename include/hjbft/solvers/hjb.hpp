@@ -6,6 +6,9 @@
 // theta-scheme from t_{j+1} to t_j (dt = T/nt):
 //   (I - theta dt L^j) V^j = (I + (1-theta) dt L^{j+1}) V^{j+1} + dt (theta c^j + (1-theta) c^{j+1}),
 // theta = 1 backward Euler, 1/2 Crank-Nicolson (after -hjb_startup_steps BE steps).
+// -hjb_splitting douglas solves each step's linear system in the Douglas
+// alternating-direction form, tridiagonal line solves axis by axis
+// (solvers/hjb/hjb_douglas.hpp); none (default): one Krylov solve.
 // Space: second-order central diffusion; advection by the hybrid (Spalding)
 // coefficients max(+-a/h, D/h^2 +- a/(2h), 0), D = Sigma^2/2: central where the
 // cell Peclet number |a_i| h_i / D <= 2, upwind beyond.  Monotone, and continuous
@@ -47,6 +50,7 @@ struct HjbOptions {
   std::string advection = "auto";  // auto (hybrid) | upwind
   double theta = 0.5;
   PetscInt startup_steps = 2;
+  std::string splitting = "none";  // none | douglas
   double pi_tol = 1e-7;
   PetscInt pi_max_it = 50;
   double howard_tol = 1e-9;
@@ -149,6 +153,13 @@ private:
   // operator of step j+1 (op_->Aprev, op_->costprev, theta_prev).
   void build_rhs(::Vec Vnext, double theta, double theta_prev, bool with_cost);
   double theta_at(PetscInt j) const;
+  // The step operator, unsplit (op_->A, op_->Aprev, solved by step_) or in
+  // Douglas factors (op_->split): assembled at step j (prev: as the step before
+  // the next one solved), and the step's solve for V from W = V^{j+1} with the
+  // right-hand side op_->rhs (x: the Krylov initial guess, unsplit only).
+  void assemble_step(PetscInt j, double theta, ::Vec ctrl, bool prev, ::Vec cost);
+  PetscInt solve_step(::Vec W, ::Vec x, double t);
+  void swap_steps();  // step j's operator and cost become those of the step before
   void extrapolate(PetscInt j, int points, ::Vec out) const;  // V^j from the later steps (Howard)
   ::Vec drift(PetscInt j);  // reference drift b(t_j, .), computed once (see Operator)  // theta of the step t_{j+1} -> t_j
   void to_local(::Vec global, ::Vec local) const;
