@@ -43,6 +43,15 @@ def add_doc_options(ap):
     ap.add_argument("--no-doc", action="store_true", help="do not write any doc file")
 
 
+def add_grid_run_options(ap, repeat=3):
+    """The options of the grid benchmarks' runs (benchmark_grid.run): --repeat, and Measured's --max-load,
+    --wait; --workdir for the run folders."""
+    ap.add_argument("--repeat", type=int, default=repeat)
+    ap.add_argument("--max-load", type=float, default=1.0)
+    ap.add_argument("--wait", type=float, default=120)
+    ap.add_argument("--workdir", default=None)
+
+
 def doc_path(args):
     if args.no_doc:
         return None

@@ -15,6 +15,7 @@ Each report states the commit it was generated at (vcommon.provenance()).  The r
     neural    validation/run_neural_validation.py    docs/validation_neural.md (+ docs/figures/neural_*.png)
     floor     validation/run_neural_floor.py         docs/validation_neural_floor.md (issue 14's decomposition)
     pg        validation/run_pg_validation.py        docs/validation_pg.md (+ docs/figures/pg_*.png)
+    douglas   validation/run_douglas_validation.py   docs/validation_douglas.md (-hjb_splitting douglas)
     paraview  tests/io/check_xdmf_paraview.py        ParaView reads 1-D, 2-D and 3-D .xmf files back
                                                      (a failure here, not a skip, when ParaView is missing)
 
@@ -54,6 +55,8 @@ def reports(docs):
                    "--report", os.path.join(docs, "validation_neural.md"), "--figures", fig] + mpi,
         "floor": [PY, os.path.join(V, "run_neural_floor.py"), "--hjbft", HJBFT, "--out", "neural_floor_out",
                   "--report", os.path.join(docs, "validation_neural_floor.md")],
+        "douglas": [PY, os.path.join(V, "run_douglas_validation.py"), "--hjbft", HJBFT, "--out",
+                    "douglas_validation_out", "--report", os.path.join(docs, "validation_douglas.md")],
         "pg": [PY, os.path.join(V, "run_pg_validation.py"), "--pg-tests", os.path.join(BUILD, "tests", "pg", "pg_tests"),
                "--hjbft", HJBFT, "--train", "--out", "pg_validation_out",
                "--report", os.path.join(docs, "validation_pg.md"), "--figures", fig],
@@ -64,6 +67,7 @@ def benchmarks(docs):
     doc = os.path.join(docs, "performance.md")
     return {
         "bench_grid": [PY, os.path.join(V, "benchmark_grid.py"), "--hjbft", HJBFT, "--doc", doc],
+        "bench_douglas": [PY, os.path.join(V, "benchmark_douglas.py"), "--hjbft", HJBFT, "--doc", doc],
         "bench_sampling": [PY, os.path.join(V, "benchmark_sampling.py"), "--hjbft", HJBFT, "--doc", doc],
         "bench_neural": [PY, os.path.join(V, "benchmark_neural.py"), "--hjbft", HJBFT, "--doc", doc],
     }
@@ -106,8 +110,8 @@ def paraview(logdir):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", default="", help="comma-separated steps (grid, sampling, discrete, neural, floor, pg, paraview, "
-                                               "bench_grid, bench_sampling, bench_neural); default: all reports")
+    ap.add_argument("--only", default="", help="comma-separated steps (grid, sampling, discrete, neural, floor, douglas, pg, paraview, "
+                                               "bench_grid, bench_douglas, bench_sampling, bench_neural); default: all reports")
     ap.add_argument("--benchmarks", action="store_true", help="also run the benchmarks (docs/performance.md)")
     ap.add_argument("--docs", default=os.path.join(ROOT, "docs"), help="where the reports go (default docs/)")
     ap.add_argument("--logs", default=os.path.join(ROOT, "validation_all_out"), help="logs and run folders")
