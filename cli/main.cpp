@@ -160,6 +160,13 @@ void print_unused_error(const hjbft::UnusedOptionError& e, const Command& cmd, M
   PetscPrintf(comm, "hjbft: error: %s\n", e.what());
   for (const auto& [name, value] : e.unused()) {
     const std::string near = closest(name, known);
+    if (near == name) {  // named in -help, read only under another option's choice (e.g. -hjb_adi_*)
+      PetscPrintf(comm,
+                  "hjbft: error: option %s%s%s is not used by this run of 'hjbft %s': it applies only with "
+                  "another option's choice (see -help, where it is named)\n",
+                  name.c_str(), value.empty() ? "" : " ", value.c_str(), cmd.name);
+      continue;
+    }
     PetscPrintf(comm, "hjbft: error: option %s%s%s is not an option of 'hjbft %s'%s\n", name.c_str(),
                 value.empty() ? "" : " ", value.c_str(), cmd.name,
                 near.empty() ? "" : (" (closest known option: " + near + ")").c_str());
