@@ -16,7 +16,7 @@ DouglasSplit::DouglasSplit(const HjbOperator& op, const Grid& g, double rtol) : 
     for (Mat* m : {&M_[a], &Mprev_[a]}) {
       HJBFT_PETSC(DMCreateMatrix(g.da(), m));
       op_.set_pattern(*m, a);
-      // Assembled zeros: swap() copies into Mprev_ before a step may have assembled it.
+      // Assembled zeros: make_previous() copies into Mprev_ before a step may have assembled it.
       HJBFT_PETSC(MatZeroEntries(*m));
       HJBFT_PETSC(MatAssemblyBegin(*m, MAT_FINAL_ASSEMBLY));
       HJBFT_PETSC(MatAssemblyEnd(*m, MAT_FINAL_ASSEMBLY));
@@ -74,7 +74,7 @@ PetscInt DouglasSplit::solve(::Vec R, ::Vec W, ::Vec V, double t) {
   return its;
 }
 
-void DouglasSplit::swap() {
+void DouglasSplit::make_previous() {
   for (int a = 0; a < d_; ++a) HJBFT_PETSC(MatCopy(M_[a], Mprev_[a], SAME_NONZERO_PATTERN));
 }
 

@@ -55,7 +55,7 @@ public:
   // The factors of this step become those of the step before (after a step).
   // Copied, not swapped: each line solve keeps its operator Mat, so PETSc
   // reuses the symbolic factorization (same pattern) instead of redoing it.
-  void swap();
+  void make_previous();
   // Sets the line solves' relative tolerance unless -hjb_adi_ksp_rtol was given.
   void set_rtol_unless_given(double rtol);
 

@@ -284,7 +284,7 @@ PetscInt HjbGridSolver::solve_step(::Vec W, ::Vec x, double t) {
 void HjbGridSolver::swap_steps() {
   std::swap(op_->A, op_->Aprev);
   std::swap(op_->cost, op_->costprev);
-  if (op_->split) op_->split->swap();
+  if (op_->split) op_->split->make_previous();
 }
 
 void HjbGridSolver::to_local(::Vec global, ::Vec local) const {
