@@ -11,7 +11,7 @@ DouglasSplit::DouglasSplit(const HjbOperator& op, const Grid& g, double rtol) : 
   Mprev_.assign(d_, nullptr);
   ksp_.assign(d_, nullptr);
   PetscMPIInt size;
-  HJBFT_PETSC(MPI_Comm_size(g.comm(), &size));
+  MPI_Comm_size(g.comm(), &size);
   for (int a = 0; a < d_; ++a) {
     for (Mat* m : {&M_[a], &Mprev_[a]}) {
       HJBFT_PETSC(DMCreateMatrix(g.da(), m));
@@ -28,6 +28,9 @@ DouglasSplit::DouglasSplit(const HjbOperator& op, const Grid& g, double rtol) : 
     HJBFT_PETSC(KSPSetType(ksp_[a], size == 1 ? KSPPREONLY : KSPGMRES));
     HJBFT_PETSC(KSPSetTolerances(ksp_[a], rtol, 1e-50, PETSC_DEFAULT, 500));
     HJBFT_PETSC(KSPSetFromOptions(ksp_[a]));
+    // Set once: the factor's values change in place, and PCSetUp refactors
+    // whenever the matrix's state has changed since the last factorization.
+    HJBFT_PETSC(KSPSetOperators(ksp_[a], M_[a], M_[a]));
   }
   HJBFT_PETSC(DMCreateGlobalVector(g.da(), &r_));
   HJBFT_PETSC(VecDuplicate(r_, &delta_));
@@ -58,7 +61,6 @@ PetscInt DouglasSplit::solve(::Vec R, ::Vec W, ::Vec V, double t) {
   HJBFT_PETSC(VecAYPX(r_, -1.0, R));  // r = R - A W
   PetscInt its = 0;
   for (int a = 0; a < d_; ++a) {  // delta <- M_a^{-1} r, r <- delta
-    HJBFT_PETSC(KSPSetOperators(ksp_[a], M_[a], M_[a]));  // new values: refactor (numeric only)
     HJBFT_PETSC(KSPSolve(ksp_[a], r_, delta_));
     KSPConvergedReason reason;
     HJBFT_PETSC(KSPGetConvergedReason(ksp_[a], &reason));

@@ -50,7 +50,8 @@ MemoryEstimate estimate_memory(const Grid& g, const HjbOptions& o, bool with_exa
   const double nnz_per_row = 2 * d + 1;
   m.parts.emplace_back("matrices, preconditioner, Krylov", (3 * nnz_per_row * 1.5 + 32 + 12 + 4 * d) * vec);
   // -hjb_splitting douglas: two sets of d one-axis factors (3 entries per row),
-  // their ILU(0) factors, and per axis a GMRES basis of a few vectors.
+  // their ILU(0) factors, and per axis the work vectors of its line solve (a
+  // short GMRES basis on several ranks).
   if (o.splitting == "douglas") m.parts.emplace_back("Douglas factors", d * (3 * 3 * 1.5 + 8) * vec);
   // -hjb_tolerance auto: the companions at 2h, 4h (their V at every step and their
   // work arrays, on 2^d and 4^d times fewer points), alive with the run.
