@@ -277,7 +277,7 @@ TEST_CASE("auto tolerances: the error estimate matches the true error, the solve
               << "); |V_auto - V_tight| at t=0 " << dv << " = " << dv / Ev << " E_V; order u "
               << a.summary.at("error_estimate_order_control"));
     // Measured: estimate / true 0.97 (u), 0.71 (V) in 1-D; 0.89 (u), 2.98 (V) in 2-D.
-    // Solver error (auto vs tight at t = 0): 4.0e-4 E_V (1-D), 2.3e-5 E_V (2-D); checked
+    // Solver error (auto vs tight at t = 0): 1.4e-4 E_V (1-D), 9.6e-6 E_V (2-D); checked
     // against what -hjb_solver_fraction (0.01) promises.
     CHECK(a.summary.at("error_estimate_available") == 1);
     CHECK(Eu / true_u > 0.5);
