@@ -5,14 +5,14 @@ outer iterations do not remove, where in (t, x) it lives, and what lowers it.
     /usr/bin/python3 validation/run_neural_floor.py --hjbft build/hjbft --report docs/validation_neural_floor.md
 
 Each problem is run with hjbft neural's defaults and with one change at a time (evaluation, fit length,
-paths, width, simulation steps, control form), two seeds each; every number comes from the runs' files,
-against the closed form (`hjbft exact`) on the same grid.  The error of u^{k+1} splits, pointwise, into
+paths, width, simulation steps, control form, time embedding, activation), two seeds each; every number
+comes from the runs' files, against the closed form (`hjbft exact`) on the same grid.  The error of u^{k+1} splits, pointwise, into
 
     u - u*  =  (gain grad V_psi - u*)  +  (u - gain grad V_psi)
                evaluation term            improvement-fit term
 
 (gain grad V_psi: the improvement the value network asks for, by central differences on the grid), so the
-report says which of the two dominates, and at which times.  About 10 minutes on the 2-core machine.
+report says which of the two dominates, and at which times.  About 20 minutes on the 2-core machine.
 
 Exit status: 0 when every check passes, 1 otherwise, 2 for usage errors, 77 without h5py/numpy.
 """
@@ -47,6 +47,9 @@ VARIANTS = [  # (name, options added to hjbft neural's defaults)
                         "64,64"]),
     ("td 1, 200 steps", ["-neural_td_refresh", "1", "-neural_steps", "200"]),
     ("td 1, terminal form", ["-neural_td_refresh", "1", "-neural_control_form", "terminal"]),
+    ("td 1, time freq 0", ["-neural_td_refresh", "1", "-neural_time_freq", "0"]),
+    ("td 1, time freq 6", ["-neural_td_refresh", "1", "-neural_time_freq", "6"]),
+    ("td 1, silu", ["-neural_td_refresh", "1", "-neural_activation", "silu"]),
 ]
 BANDS = [(0.0, 0.5), (0.5, 0.9), (0.9, 1.01)]  # generation-time bands of the per-time L2 table
 
@@ -65,7 +68,8 @@ def split_errors(prob, norm, path):
         l2 = lambda e: math.sqrt(float((W * e * e).sum()))
         i = int(np.argmax(np.abs(u - us) * M))
         out.append({"t": float(t), "total": l2(u - us), "eval": l2(gv - us), "fit": l2(u - gv),
-                    "sup": float(abs(u[i] - us[i])), "sup_x": float(x[i])})
+                    "sup": float(abs(u[i] - us[i])), "sup_x": float(x[i]),
+                    "sup_eval": float(abs(gv[i] - us[i])), "sup_fit": float(abs(u[i] - gv[i]))})
     return out
 
 
@@ -112,13 +116,16 @@ def sec_problem(ctx, prob, results):
         for lo, hi in BANDS:
             bands.append(np.mean([math.sqrt(np.mean([s["total"] ** 2 for s in r["split"] if lo <= s["t"] < hi]))
                                   for r in runs]))
+        # Where the last iterate's sup error is (first seed), and the two terms there.
+        at = max(runs[0]["split"], key=lambda e: e["sup"])
+        where = "t %.2f, x %+.2f: %.2f / %.2f" % (at["t"], at["sup_x"], at["sup_eval"], at["sup_fit"])
         rows.append([vname, "%.4f ± %.4f" % fin, "%.1f%%" % (100 * rel[0]), "%.2f → %.2f" % (sup0[0], sup[0]),
-                     "%.4f / %.4f" % (ev[0], ft[0]), " / ".join("%.3f" % b for b in bands),
+                     where, "%.4f / %.4f" % (ev[0], ft[0]), " / ".join("%.3f" % b for b in bands),
                      "%.1f%%" % (100 * gap[0]), "%.1f" % np.mean([r["wall"] for r in runs])])
         results[(prob.name, vname, "summary")] = {"final": fin, "rel": rel, "eval": ev, "fit": ft, "sup": sup,
-                                                  "sup0": sup0, "gap": gap}
+                                                  "sup0": sup0, "gap": gap, "sup_at": at}
     md += table(["variant", "final L2 error (mean ± SE)", "of u^1's error", "sup error u^1 → last",
-                 "evaluation / fit term (L2)", "L2 at t in [0,.5) / [.5,.9) / [.9,1]", "gap / initial gap",
+                 "last sup at: evaluation / fit term there (seed %d)" % SEEDS[0], "evaluation / fit term (L2)", "L2 at t in [0,.5) / [.5,.9) / [.9,1]", "gap / initial gap",
                  "s per iteration (2 runs at a time)"], rows)
     return md
 
@@ -137,6 +144,19 @@ def checks(ctx, results):
                   "%.8e vs %.8e" % (r0["script_l2"], r0["l2"][-1]))
         ctx.check("%s, defaults: the evaluation term dominates the fit term (L2 over t)" % prob.name,
                   base["eval"][0] > base["fit"][0], "%.4f vs %.4f" % (base["eval"][0], base["fit"][0]))
+        at = base["sup_at"]
+        ctx.check("%s, defaults: at the last iterate's sup error (t %.2f, x %+.2f) the evaluation term dominates too"
+                  % (prob.name, at["t"], at["sup_x"]), at["sup_eval"] > at["sup_fit"],
+                  "%.3f vs %.3f" % (at["sup_eval"], at["sup_fit"]))
+        for v in ["td 1, time freq 0", "td 1, time freq 6"]:
+            o, td = s(v), s("td refresh 1")
+            if not (o and td):
+                ctx.check("%s: %s completes" % (prob.name, v), False)
+                continue
+            comb = math.sqrt(td["final"][1] ** 2 + o["final"][1] ** 2)
+            ctx.check("%s: the time embedding is not what limits: %s within 2 combined SE of td refresh 1"
+                      % (prob.name, v), abs(o["final"][0] - td["final"][0]) <= 2 * comb,
+                      "%.4f ± %.4f vs %.4f ± %.4f" % (o["final"] + td["final"]))
         for v in ["td refresh 1", "td 1, value steps 3000"]:
             o = s(v)
             if not o:
