@@ -186,8 +186,8 @@ def section_pcs(args, new, L):
     """B: preconditioners per dimension; iterations per solve under refinement."""
     L += ["", "### B. Preconditioners", "",
           "Howard with auto tolerances except a fixed `-ksp_rtol %g` (the automatic one depends on the grid's "
-          "error estimate and, near its ceiling 3e-7, lets many solves stop at the extrapolated initial guess: iteration "
-          "counts would not compare across grids), 1 rank, GMRES with each preconditioner.  *its/solve*: "
+          "error estimate and, near its ceiling 3e-7, lets many solves stop at the extrapolated initial guess: "
+          "iteration counts would not compare across grids), 1 rank, GMRES with each preconditioner.  *its/solve*: "
           "linear iterations per linear solve (the KSPSolve count of -log_view, Howard iterations and "
           "companions included)." % PC_RTOL, "",
           "| grid | preconditioner | time s | its/solve | sup err u | L2 err u | PCSetUp s | KSPSolve s |",

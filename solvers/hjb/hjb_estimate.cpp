@@ -144,7 +144,7 @@ void HjbGridSolver::set_tolerances_from_estimate() {
   // ceiling 3e-7 serves Howard's stopping test rather than V: a looser solve
   // (1e-6, the earlier ceiling) perturbs the control change by enough that,
   // under block-Jacobi ILU on 2 ranks, it stayed above howard_tol for one more
-  // iteration on a third of the steps (issue 13's 257^2 x 200 problem: 400
+  // iteration on about 80 of 200 steps (issue 13's 257^2 x 200 problem: 400
   // Howard iterations instead of 320, the same errors).
   PetscReal vmax;
   HJBFT_PETSC(VecNorm(V_[g_.nt()], NORM_INFINITY, &vmax));
